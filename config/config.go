@@ -21,6 +21,9 @@ type Config struct {
 	API     APIConfig `yaml:"api"`
 	Store   Store     `yaml:"store"`
 	Bus     Bus       `yaml:"bus"`
+	Ingest  Ingest    `yaml:"ingest"`
+	Metrics Metrics   `yaml:"metrics"`
+	Sources Sources   `yaml:"sources"`
 	Demo    Demo      `yaml:"demo"`
 }
 
@@ -79,7 +82,9 @@ func Default() Config {
 			Retention:     Duration(30 * 24 * time.Hour),
 			PruneInterval: Duration(time.Hour),
 		},
-		Bus:  Bus{Backend: "local", QueueSize: 1024},
-		Demo: Demo{Speed: 60, Seed: 1, Step: Duration(30 * time.Second)},
+		Bus:     Bus{Backend: "local", QueueSize: 1024},
+		Ingest:  defaultIngest(),
+		Metrics: defaultMetrics(),
+		Demo:    Demo{Speed: 60, Seed: 1, Step: Duration(30 * time.Second)},
 	}
 }

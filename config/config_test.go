@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -48,7 +49,7 @@ func TestLoadNoFileGivesDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c != Default() {
+	if !reflect.DeepEqual(c, Default()) {
 		t.Fatalf("got %+v", c)
 	}
 }
@@ -165,4 +166,47 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestIngestAndSources(t *testing.T) {
+	good := `ingest:
+  auth:
+    bearer_token: s3cret
+  files:
+    - include: ["/var/log/*.log"]
+      service: web
+      labels: {env: prod}
+sources:
+  prometheus:
+    - url: http://127.0.0.1:9090
+      queries: ["up"]
+`
+	c, err := Parse("c.yaml", []byte(good), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := c.Sources.Prometheus[0]
+	if p.Name != "prometheus-0" || time.Duration(p.Step) != time.Minute || time.Duration(p.Backfill) != 14*24*time.Hour {
+		t.Fatalf("source defaults not applied: %+v", p)
+	}
+	if c.Ingest.Files[0].Labels["env"] != "prod" || c.Ingest.Auth.BearerToken != "s3cret" {
+		t.Fatalf("ingest: %+v", c.Ingest)
+	}
+	bad := `ingest:
+  auth:
+    bearer_token: a
+    basic_username: b
+  files:
+    - service: web
+sources:
+  prometheus:
+    - url: ftp://x
+      queries: []
+`
+	_, err = Parse("c.yaml", []byte(bad), nil)
+	for _, want := range []string{"c.yaml:4: ingest.auth.basic_username", "c.yaml:6: ingest.files[0].include", "c.yaml:9: sources.prometheus[0].url", "c.yaml:10: sources.prometheus[0].queries"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v does not contain %q", err, want)
+		}
+	}
 }

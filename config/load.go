@@ -95,12 +95,13 @@ func Parse(name string, data []byte, environ []string) (Config, error) {
 	if len(errs) > 0 {
 		return Config{}, errs
 	}
+	cfg.normalize()
 	for _, p := range cfg.Validate() {
 		fe := &FieldError{Key: p.Key, Msg: p.Msg, Source: "default"}
-		if l, ok := lines[p.Key]; ok {
-			fe.Source, fe.Line = name, l
-		} else if _, ok := envKeys(environ)[p.Key]; ok {
+		if _, ok := envKeys(environ)[p.Key]; ok {
 			fe.Source = "env " + envName(p.Key)
+		} else if l, ok := lineFor(lines, p.Key); ok {
+			fe.Source, fe.Line = name, l
 		}
 		errs = append(errs, fe)
 	}
@@ -109,6 +110,22 @@ func Parse(name string, data []byte, environ []string) (Config, error) {
 		return Config{}, errs
 	}
 	return cfg, nil
+}
+
+// lineFor returns the line of key or, when the key itself is absent from
+// the file (a required setting left out), of its nearest enclosing key.
+func lineFor(lines map[string]int, key string) (int, bool) {
+	for key != "" {
+		if l, ok := lines[key]; ok {
+			return l, true
+		}
+		i := strings.LastIndexAny(key, ".[")
+		if i < 0 {
+			return 0, false
+		}
+		key = key[:i]
+	}
+	return 0, false
 }
 
 func yamlErrLine(err error) int {
