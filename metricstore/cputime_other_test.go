@@ -1,0 +1,5 @@
+//go:build !unix
+
+package metricstore
+
+func cpuSeconds() float64 { return 0 }
