@@ -3,6 +3,7 @@ package otlp
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -373,5 +374,22 @@ func TestPartialMessage(t *testing.T) {
 	want := "12 of 30 data points rejected: #0 delta; #2 delta; #4 delta; #6 delta; #8 delta; #10 delta; #12 delta; #14 delta; #16 delta; #18 delta; and 2 more"
 	if got != want {
 		t.Fatalf("got  %q\nwant %q", got, want)
+	}
+}
+
+func TestStartStopImmediately(t *testing.T) {
+	o := DefaultOptions()
+	o.Sink = ingest.SinkFuncs{}
+	rc, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		if err := rc.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if err := rc.Stop(context.Background()); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -205,12 +205,15 @@ func (rc *Receiver) Start(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	rc.stop = cancel
-	rc.done = make(chan struct{})
+	// The goroutine closes its own copy: Stop clears rc.done under the lock
+	// before waiting on it.
+	done := make(chan struct{})
+	rc.done = done
 	// Half the window bounds how late past its TTL an unpaired span is
 	// resolved; a floor keeps tiny test windows from spinning.
 	every := max(rc.topo.opts.PendingTTL/2, 100*time.Millisecond)
 	go func() {
-		defer close(rc.done)
+		defer close(done)
 		t := time.NewTicker(every)
 		defer t.Stop()
 		for {

@@ -1,0 +1,301 @@
+// Package app wires Vigil's pipeline steps together and runs them: it is the
+// only package that imports all the others. App.Start brings the parts up in
+// dependency order and registers a cleanup for each; App.Stop runs the
+// cleanups in reverse, so nothing is torn down while something still uses it.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/vigilops/vigil/api"
+	"github.com/vigilops/vigil/bus"
+	"github.com/vigilops/vigil/config"
+	"github.com/vigilops/vigil/ingest/amapi"
+	"github.com/vigilops/vigil/metricstore"
+	"github.com/vigilops/vigil/store"
+	"github.com/vigilops/vigil/store/sqlite"
+	"github.com/vigilops/vigil/telemetry"
+)
+
+// Options configure an App.
+type Options struct {
+	Config  config.Config
+	Logger  *slog.Logger
+	Version string
+	// Now is the wall clock; tests replace it.
+	Now func() time.Time
+}
+
+// App is one running Vigil process.
+type App struct {
+	opts Options
+	log  *slog.Logger
+	reg  *prometheus.Registry
+	now  func() time.Time
+
+	// Set during Start, read-only afterwards.
+	store   store.Store
+	bus     bus.Bus
+	api     *api.Server
+	demo    *demo
+	recv    receivers
+	metrics *metricstore.Store
+	// alertState is the Alertmanager API's view of firing alerts (nil when
+	// that receiver is disabled).
+	alertState *amapi.State
+
+	mtx      sync.Mutex // protects cleanups and started
+	cleanups []cleanup
+	started  bool
+	wg       sync.WaitGroup // background loops started by Start
+}
+
+type cleanup struct {
+	name string
+	fn   func(ctx context.Context) error
+}
+
+// New validates the options and builds an App without starting anything.
+func New(o Options) (*App, error) {
+	if ps := o.Config.Validate(); len(ps) > 0 {
+		return nil, fmt.Errorf("new app: %s: %s", ps[0].Key, ps[0].Msg)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Version == "" {
+		o.Version = "dev"
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name:        "vigil_build_info",
+		Help:        "Always 1; the version label names the running build.",
+		ConstLabels: prometheus.Labels{"version": o.Version},
+	}, func() float64 { return 1 }))
+	return &App{opts: o, log: o.Logger, reg: reg, now: o.Now}, nil
+}
+
+// Registry returns the registry holding Vigil's own metrics.
+func (a *App) Registry() *prometheus.Registry { return a.reg }
+
+// Addr returns the API server's listening address once started.
+func (a *App) Addr() net.Addr {
+	if a.api == nil {
+		return nil
+	}
+	return a.api.Addr()
+}
+
+// Start brings every part up. On error, what was already started is stopped.
+func (a *App) Start(ctx context.Context) (err error) {
+	a.mtx.Lock()
+	if a.started {
+		a.mtx.Unlock()
+		return errors.New("app already started")
+	}
+	a.started = true
+	a.mtx.Unlock()
+	defer func() {
+		if err != nil {
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = a.Stop(sctx)
+		}
+	}()
+	runCtx, cancel := context.WithCancel(context.Background())
+	defer func() {
+		if err != nil {
+			cancel()
+		}
+	}()
+
+	cfg := a.opts.Config
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	if err := a.startStore(ctx, cfg); err != nil {
+		return err
+	}
+	a.startBus(cfg)
+	if err := a.startPipeline(); err != nil {
+		return err
+	}
+	if err := a.startMetricStore(cfg); err != nil {
+		return err
+	}
+	if err := a.startAPI(ctx, cfg); err != nil {
+		return err
+	}
+	if err := a.ensureAdminToken(ctx, filepath.Join(cfg.DataDir, AdminTokenFile)); err != nil {
+		return err
+	}
+	// Registered after the API, bus and store, so it runs before them: the
+	// loops publish to the bus and write to the store.
+	a.onStop("background loops", func(context.Context) error { cancel(); a.wg.Wait(); return nil })
+	if a.alertState != nil {
+		a.loop("alert state gc", alertStateGCInterval, func() { a.alertState.GC(a.now()) }, runCtx)
+	}
+	a.loop("metricstore prune", metricsPruneInterval, func() { a.metrics.Prune(a.now()) }, runCtx)
+	if err := a.startSources(ctx, cfg); err != nil {
+		return err
+	}
+	a.loop("prune", time.Duration(cfg.Store.PruneInterval), func() {
+		n, err := a.store.Prune(runCtx, a.now())
+		if err != nil {
+			a.log.Warn("prune store", "err", err)
+		} else if n > 0 {
+			a.log.Info("pruned store", "rows", n)
+		}
+	}, runCtx)
+	if cfg.Demo.Enabled {
+		if err := a.startDemo(runCtx, cfg.Demo); err != nil {
+			return err
+		}
+	}
+	a.log.Info("vigil started", "version", a.opts.Version, "api", a.api.Addr().String(), "data_dir", cfg.DataDir, "demo", cfg.Demo.Enabled)
+	return nil
+}
+
+func (a *App) startStore(ctx context.Context, cfg config.Config) error {
+	so := sqlite.DefaultOptions()
+	so.Dir = cfg.DataDir
+	so.Retention = time.Duration(cfg.Store.Retention)
+	so.Logger = a.log.With("component", "store")
+	so.Registerer = a.reg
+	db, err := sqlite.Open(ctx, so)
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	a.store = db
+	a.onStop("store", func(context.Context) error { return db.Close() })
+	return nil
+}
+
+func (a *App) startBus(cfg config.Config) {
+	bo := bus.DefaultLocalOptions()
+	bo.Logger = a.log.With("component", "bus")
+	bo.Registerer = a.reg
+	bo.DefaultQueueSize = cfg.Bus.QueueSize
+	b := bus.NewLocal(bo)
+	a.bus = b
+	a.onStop("bus", b.Close)
+}
+
+func (a *App) startAPI(ctx context.Context, cfg config.Config) error {
+	ao := api.DefaultOptions()
+	ao.Listen = cfg.API.Listen
+	ao.Tokens = a.store
+	ao.Events = a.store
+	ao.Alerts = a.store
+	ao.PublishEvents = func(ctx context.Context, evs []telemetry.Event) error {
+		return a.bus.Publish(ctx, bus.Message{Topic: bus.TopicEvents, Value: evs})
+	}
+	ao.Ready = a.ready
+	ao.Gatherer = a.reg
+	ao.Registerer = a.reg
+	ao.Logger = a.log.With("component", "api")
+	ao.MaxBodyBytes = int64(cfg.API.MaxBodyBytes)
+	ao.AnonymousRole = cfg.API.AnonymousRole
+	ao.Version = a.opts.Version
+	ao.Now = a.now
+	ao.ShutdownTimeout = time.Duration(cfg.API.ShutdownTimeout)
+	srv, err := api.New(ao)
+	if err != nil {
+		return fmt.Errorf("new api: %w", err)
+	}
+	a.api = srv
+	a.registerRoutes(srv)
+	// Receivers mount their routes before the server listens, and their
+	// cleanups, registered before the server's, run after it stopped.
+	if err := a.startIngest(ctx, srv, cfg); err != nil {
+		return err
+	}
+	if err := srv.Start(ctx); err != nil {
+		return fmt.Errorf("start api: %w", err)
+	}
+	a.onStop("api", srv.Stop)
+	return nil
+}
+
+func (a *App) ready(ctx context.Context) error {
+	a.mtx.Lock()
+	started := a.started
+	a.mtx.Unlock()
+	if !started {
+		return errors.New("starting")
+	}
+	if err := a.store.Ping(ctx); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	return nil
+}
+
+// onStop registers a cleanup to run, in reverse registration order, by Stop.
+func (a *App) onStop(name string, fn func(ctx context.Context) error) {
+	a.mtx.Lock()
+	a.cleanups = append(a.cleanups, cleanup{name, fn})
+	a.mtx.Unlock()
+}
+
+// loop runs fn every interval until ctx is done.
+func (a *App) loop(name string, every time.Duration, fn func(), ctx context.Context) {
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				fn()
+			}
+		}
+	}()
+}
+
+// Stop runs every cleanup in reverse order, continuing past failures, and
+// returns them joined. The API goes first so no request arrives at a
+// closed store; the store goes last.
+func (a *App) Stop(ctx context.Context) error {
+	a.mtx.Lock()
+	cs := a.cleanups
+	a.cleanups = nil
+	a.mtx.Unlock()
+	var errs []error
+	for i := len(cs) - 1; i >= 0; i-- {
+		if err := cs[i].fn(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stop %s: %w", cs[i].name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Run starts the app, waits for ctx to be done, then stops it within the
+// configured shutdown timeout.
+func (a *App) Run(ctx context.Context) error {
+	if err := a.Start(ctx); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	a.log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), time.Duration(a.opts.Config.API.ShutdownTimeout)+5*time.Second)
+	defer cancel()
+	return a.Stop(sctx)
+}
