@@ -116,6 +116,7 @@ type entry struct {
 // pieces are the container pieces of one unfinished line.
 type pieces struct {
 	first telemetry.LogRecord
+	pre   preset // what the receiver set on the first piece
 	meta  containerLine
 	raws  []string
 	inner strings.Builder
@@ -126,14 +127,16 @@ type pieces struct {
 // Timeout), oldest first. Records with an empty Format are parsed first.
 func (j *Joiner) Push(rec telemetry.LogRecord, now time.Time) []telemetry.LogRecord {
 	out := j.expire(now, nil, false)
+	var pre preset
 	if rec.Format == "" {
+		pre = presetOf(&rec)
 		j.o.Parser.Parse(&rec, now)
 	}
 	text := rec.Raw
 	if rec.Fields[FieldContainerRuntime] != "" {
 		if c, ok := j.o.Parser.unwrapContainer(rec.Raw); ok {
 			var done bool
-			if rec, text, done = j.piece(rec, c, now); !done {
+			if rec, text, done = j.piece(rec, pre, c, now); !done {
 				return out
 			}
 		}
@@ -143,12 +146,13 @@ func (j *Joiner) Push(rec telemetry.LogRecord, now time.Time) []telemetry.LogRec
 
 // piece handles one container line: a partial one is held, a final one
 // completes its held pieces. It returns the whole line's record and text,
-// and done = false while pieces are held.
-func (j *Joiner) piece(rec telemetry.LogRecord, c containerLine, now time.Time) (telemetry.LogRecord, string, bool) {
+// and done = false while pieces are held. pre is what the receiver set on
+// rec, when Push parsed it.
+func (j *Joiner) piece(rec telemetry.LogRecord, pre preset, c containerLine, now time.Time) (telemetry.LogRecord, string, bool) {
 	pc := j.partials[c.stream]
 	if c.partial {
 		if pc == nil {
-			pc = &pieces{first: rec, meta: c}
+			pc = &pieces{first: rec, pre: pre, meta: c}
 			j.partials[c.stream] = pc
 		}
 		pc.raws = append(pc.raws, rec.Raw)
@@ -179,6 +183,9 @@ func (j *Joiner) finishPieces(stream string, now time.Time) (telemetry.LogRecord
 		Service: pc.first.Service,
 		Labels:  pc.first.Labels,
 		Raw:     strings.Join(pc.raws, "\n"),
+		Fields:  pc.pre.fields,
+		Level:   pc.pre.level,
+		Message: pc.pre.message,
 	}
 	meta := pc.meta
 	meta.inner, meta.partial = pc.inner.String(), false

@@ -224,6 +224,25 @@ func TestJoinerContainerPieces(t *testing.T) {
 	}
 }
 
+// TestJoinerPiecesKeepReceiverSet: what the receiver set on the first
+// container piece survives the gluing, as Parse keeps it on whole lines.
+func TestJoinerPiecesKeepReceiverSet(t *testing.T) {
+	j := newJoiner(t, DefaultJoinOptions())
+	first := newRec(`2024-10-10T13:55:36.1Z stdout P {"msg":"half `)
+	first.Fields = map[string]string{"trace_id": "4bf9", "msg2": "meta"}
+	first.Level = telemetry.LevelError
+	out := j.Push(first, benchNow)
+	out = append(out, j.Push(newRec(`2024-10-10T13:55:36.3Z stdout F and half","msg2":"line"}`), benchNow)...)
+	out = append(out, j.Drain(benchNow)...)
+	if len(out) != 1 {
+		t.Fatalf("%d records, want 1: %+v", len(out), out)
+	}
+	r := out[0]
+	if r.Message != "half and half" || r.Level != telemetry.LevelError || r.Fields["trace_id"] != "4bf9" || r.Fields["msg2"] != "meta" {
+		t.Errorf("joined pieces: %+v", r)
+	}
+}
+
 func TestJoinerPreParsed(t *testing.T) {
 	p := newParser(t, DefaultOptions())
 	j := newJoiner(t, JoinOptions{Parser: p})

@@ -43,7 +43,20 @@ type pass struct {
 // date; when zero, rec.Time is used, and when both are zero such
 // timestamps are recognised but not converted. Parse never fails: a line it
 // cannot read gets Format "plain" and Message = Raw trimmed.
+//
+// What the receiver already set is kept, since it came from the protocol
+// beside the line (Loki structured metadata, OTLP severity and trace ids,
+// an NDJSON message):
+//   - Fields: the fields read from the line are added, and where both have
+//     a key the receiver's value wins. The receiver's map is not written
+//     to, so receivers may share one between records.
+//   - Level: kept when the line yields none.
+//   - Message: kept when the line is only a plain line.
+//
+// Format is always the parser's. A caller that reuses a record for another
+// line must therefore clear Fields, Level and Message first.
 func (p *Parser) Parse(rec *telemetry.LogRecord, now time.Time) {
+	pre := presetOf(rec)
 	rec.Format, rec.Level, rec.Message, rec.Fields = "", telemetry.LevelUnknown, "", nil
 	ref := now
 	if ref.IsZero() {
@@ -64,11 +77,46 @@ func (p *Parser) Parse(rec *telemetry.LogRecord, now time.Time) {
 		}
 		p.observe(key, ps.body)
 	}
+	pre.keep(rec)
+}
+
+// preset is what a receiver set on a record before it was parsed.
+type preset struct {
+	fields  map[string]string
+	level   telemetry.Level
+	message string
+}
+
+func presetOf(rec *telemetry.LogRecord) preset {
+	return preset{fields: rec.Fields, level: rec.Level, message: rec.Message}
+}
+
+// keep puts back into a parsed record what the receiver set, as Parse
+// documents. The parsed Fields map is always new, so it is the one
+// written to.
+func (pre preset) keep(rec *telemetry.LogRecord) {
+	switch {
+	case pre.fields == nil:
+	case rec.Fields == nil:
+		rec.Fields = pre.fields
+	default:
+		for k, v := range pre.fields {
+			rec.Fields[k] = v
+		}
+	}
+	if rec.Level == telemetry.LevelUnknown {
+		rec.Level = pre.level
+	}
+	if pre.message != "" && rec.Format == string(FormatPlain) {
+		rec.Message = pre.message
+	}
 }
 
 // parseUnwrapped parses the content of a container line that the Joiner
-// glued from pieces, as Parse would have parsed the whole line.
+// glued from pieces, as Parse would have parsed the whole line (keeping
+// what the receiver set, too).
 func (p *Parser) parseUnwrapped(rec *telemetry.LogRecord, c containerLine, now time.Time) {
+	pre := presetOf(rec)
 	rec.Format, rec.Level, rec.Message, rec.Fields = "", telemetry.LevelUnknown, "", nil
 	ref := now
 	if ref.IsZero() {
@@ -81,6 +129,7 @@ func (p *Parser) parseUnwrapped(rec *telemetry.LogRecord, c containerLine, now t
 		}
 	}
 	p.parseContainerInner(rec, c, ref, &ps)
+	pre.keep(rec)
 }
 
 // parseBody parses one line, falling back to plain.

@@ -2,6 +2,7 @@ package logparse
 
 import (
 	"errors"
+	"maps"
 	"strings"
 	"sync"
 	"testing"
@@ -107,15 +108,128 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
-// TestParseResets: a reused record does not carry fields over.
-func TestParseResets(t *testing.T) {
+// TestParseReused: Format is always the parser's, and a reused record,
+// cleared as Parse asks, carries nothing over.
+func TestParseReused(t *testing.T) {
 	p := newParser(t, DefaultOptions())
 	rec := newRec(`{"level":"error","msg":"x","a":"b"}`)
 	p.Parse(&rec, benchNow)
 	rec.Raw = "plain words"
+	rec.Fields, rec.Level, rec.Message = nil, telemetry.LevelUnknown, ""
 	p.Parse(&rec, benchNow)
 	if rec.Fields != nil || rec.Level != telemetry.LevelUnknown || rec.Format != string(FormatPlain) || rec.Message != "plain words" {
 		t.Errorf("reused record kept state: %+v", rec)
+	}
+}
+
+// TestParseKeepsReceiverSet: what a receiver set before parsing (Loki
+// structured metadata, OTLP severity and trace ids, an NDJSON message)
+// survives Parse as Parse documents.
+func TestParseKeepsReceiverSet(t *testing.T) {
+	type f = map[string]string
+	cases := []struct {
+		name string
+		raw  string
+		// set by the receiver
+		fields  f
+		level   telemetry.Level
+		message string
+		// want
+		format     Format
+		wantLevel  telemetry.Level
+		wantMsg    string
+		wantFields f
+	}{
+		{
+			name: "nothing set", raw: `level=info msg=hi a=b`,
+			format: FormatLogfmt, wantLevel: telemetry.LevelInfo, wantMsg: "hi", wantFields: f{"a": "b"},
+		},
+		{
+			name: "metadata merged into json fields, receiver's keys win", raw: `{"level":"info","msg":"hi","a":"line","b":"line"}`,
+			fields: f{"a": "meta", "trace_id": "4bf9"},
+			format: FormatJSON, wantLevel: telemetry.LevelInfo, wantMsg: "hi", wantFields: f{"a": "meta", "b": "line", "trace_id": "4bf9"},
+		},
+		{
+			name: "metadata on a line without fields", raw: `just words`,
+			fields: f{"trace_id": "4bf9"},
+			format: FormatPlain, wantMsg: "just words", wantFields: f{"trace_id": "4bf9"},
+		},
+		{
+			name: "metadata beside container fields", raw: `2024-10-10T13:55:36.1Z stdout F {"msg":"hi","pod":"line"}`,
+			fields: f{"pod": "meta"},
+			format: FormatJSON, wantMsg: "hi", wantFields: f{"pod": "meta", FieldContainerRuntime: "cri", FieldContainerStream: "stdout"},
+		},
+		{
+			name: "receiver level kept when the line has none", raw: `just words`,
+			level:  telemetry.LevelError,
+			format: FormatPlain, wantLevel: telemetry.LevelError, wantMsg: "just words",
+		},
+		{
+			name: "the line's level wins", raw: `level=warn msg=hi`,
+			level:  telemetry.LevelError,
+			format: FormatLogfmt, wantLevel: telemetry.LevelWarn, wantMsg: "hi",
+		},
+		{
+			name: "receiver message kept for a plain line", raw: "caf\xe9 \xff bytes",
+			message: "café bytes",
+			format:  FormatPlain, wantMsg: "café bytes",
+		},
+		{
+			name: "the line's message wins", raw: `{"msg":"from the line"}`,
+			message: "from the receiver",
+			format:  FormatJSON, wantMsg: "from the line",
+		},
+		{
+			name: "receiver message not kept when the line is structured", raw: `{"text":"no message key"}`,
+			message: "from the receiver",
+			format:  FormatJSON, wantMsg: `{"text":"no message key"}`, wantFields: f{"text": "no message key"},
+		},
+		{
+			name: "all three", raw: `2024-10-10 13:55:36 plain header line`,
+			fields: f{"k": "v"}, level: telemetry.LevelDebug, message: "given",
+			format: FormatHeader, wantLevel: telemetry.LevelDebug, wantMsg: "plain header line", wantFields: f{"k": "v"},
+		},
+	}
+	p := newParser(t, Options{AutoLearn: false})
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var before f
+			if c.fields != nil {
+				before = maps.Clone(c.fields)
+			}
+			rec := telemetry.LogRecord{Raw: c.raw, Fields: c.fields, Level: c.level, Message: c.message}
+			p.Parse(&rec, benchNow)
+			if rec.Format != string(c.format) || rec.Level != c.wantLevel || rec.Message != c.wantMsg {
+				t.Errorf("format %q level %v message %q, want %q %v %q", rec.Format, rec.Level, rec.Message, c.format, c.wantLevel, c.wantMsg)
+			}
+			if !maps.Equal(rec.Fields, c.wantFields) {
+				t.Errorf("fields %v, want %v", rec.Fields, c.wantFields)
+			}
+			if !maps.Equal(c.fields, before) {
+				t.Errorf("the receiver's map was written to: %v, was %v", c.fields, before)
+			}
+		})
+	}
+}
+
+// TestLenientJSON: JSON a sloppy writer gets slightly wrong, which the
+// receivers' strict scanner refuses, is still read as JSON here.
+func TestLenientJSON(t *testing.T) {
+	cases := []struct{ name, raw string }{
+		{"raw tab in a string", "{\"level\":\"error\",\"msg\":\"a\tb\"}"},
+		{"leading zero", `{"level":"error","msg":"m","min":05}`},
+		{"plus sign", `{"level":"error","msg":"m","n":+1}`},
+		{"bad escape inside an array", `{"level":"error","msg":"m","tags":["\x"]}`},
+	}
+	p := newParser(t, DefaultOptions())
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rec := newRec(c.raw)
+			p.Parse(&rec, benchNow)
+			if rec.Format != string(FormatJSON) || rec.Level != telemetry.LevelError {
+				t.Errorf("format %q level %v, want json and error", rec.Format, rec.Level)
+			}
+		})
 	}
 }
 

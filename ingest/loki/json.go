@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/vigilops/vigil/internal/jsonscan"
 	"github.com/vigilops/vigil/telemetry"
 )
 
@@ -21,22 +22,36 @@ import (
 // it would change the entries' numbering refuse the whole request
 // (ErrMalformed); anything else wrong is confined to the entries concerned.
 func decodeJSON(b *batch, data []byte) error {
-	d := jsonDecoder{s: scanner{b: data}, b: b}
+	d := jsonDecoder{b: b}
+	d.s.Reset(data)
 	err := d.request()
-	var se *syntaxError
+	var se *jsonscan.SyntaxError
 	if err != nil && !errors.As(err, &se) {
 		// A shape error may have been found before a syntax error further
 		// on; report the syntax error, which is what the sender must fix.
-		v := scanner{b: data}
-		if verr := v.skip(0); verr != nil {
-			return verr
+		var v jsonscan.Scanner
+		v.Reset(data)
+		if verr := v.Skip(0); verr != nil {
+			return &syntaxError{verr}
 		}
-		if verr := v.end(); verr != nil {
-			return verr
+		if verr := v.End(); verr != nil {
+			return &syntaxError{verr}
 		}
+		return err
 	}
-	return err
+	if err != nil {
+		return &syntaxError{err}
+	}
+	return nil
 }
+
+// syntaxError is a JSON syntax error in a push request. It unwraps to
+// ErrMalformed, which callers branch on, and to the *jsonscan.SyntaxError
+// that says where.
+type syntaxError struct{ err error }
+
+func (e *syntaxError) Error() string   { return fmt.Sprintf("%v: %v", ErrMalformed, e.err) }
+func (e *syntaxError) Unwrap() []error { return []error{ErrMalformed, e.err} }
 
 // jsonSizeHint guesses the number of entries from the '[' count, which
 // bytes.Count finds at memory speed: every values entry opens one.
@@ -49,66 +64,66 @@ func jsonSizeHint(data []byte, maxEntries int) int {
 }
 
 type jsonDecoder struct {
-	s scanner
+	s jsonscan.Scanner
 	b *batch
 	// Scratch reused across streams and entries.
 	labels telemetry.Labels
 	meta   []kvSpan
 }
 
-type kvSpan struct{ k, v span }
+type kvSpan struct{ k, v jsonscan.Span }
 
 func (d *jsonDecoder) request() error {
 	s := &d.s
-	switch s.peek() {
+	switch s.Peek() {
 	case 0:
 		return malformed("empty body")
 	case '{':
 	default:
 		return malformed("the push request is not a JSON object")
 	}
-	more, err := s.open('{', '}')
+	more, err := s.Open('{', '}')
 	seen := false
 	for more && err == nil {
-		var k span
-		if k, err = s.key(); err != nil {
+		var k jsonscan.Span
+		if k, err = s.Key(); err != nil {
 			return err
 		}
-		if s.keyIs(k, "streams") {
+		if s.Equal(k, "streams") {
 			if seen {
 				return malformed(`duplicate key "streams"`)
 			}
 			seen = true
 			err = d.streams()
 		} else {
-			err = s.skip(1)
+			err = s.Skip(1)
 		}
 		if err == nil {
-			more, err = s.next('}')
+			more, err = s.Next('}')
 		}
 	}
 	if err != nil {
 		return err
 	}
-	return s.end()
+	return s.End()
 }
 
 func (d *jsonDecoder) streams() error {
 	s := &d.s
-	switch s.peek() {
+	switch s.Peek() {
 	case 'n':
-		return s.literal("null")
+		return s.Literal("null")
 	case '[':
 	default:
 		return malformed(`"streams" is not an array`)
 	}
-	more, err := s.open('[', ']')
+	more, err := s.Open('[', ']')
 	for more && err == nil {
-		if s.peek() != '{' {
+		if s.Peek() != '{' {
 			return malformed("stream %d is not an object", d.b.streams)
 		}
 		if err = d.stream(); err == nil {
-			more, err = s.next(']')
+			more, err = s.Next(']')
 		}
 	}
 	return err
@@ -123,40 +138,40 @@ func (d *jsonDecoder) stream() error {
 		labelsSeen, valuesSeen bool
 		legacySeen             bool
 	)
-	more, err := s.open('{', '}')
+	more, err := s.Open('{', '}')
 	for more && err == nil {
-		var k span
-		if k, err = s.key(); err != nil {
+		var k jsonscan.Span
+		if k, err = s.Key(); err != nil {
 			return err
 		}
 		switch {
-		case s.keyIs(k, "stream"), s.keyIs(k, "labels"):
+		case s.Equal(k, "stream"), s.Equal(k, "labels"):
 			if labelsSeen {
 				return malformed("stream %d has its labels twice", b.streamIndex())
 			}
 			labelsSeen = true
-			if s.peek() == '"' {
+			if s.Peek() == '"' {
 				ls, labelErr, err = d.labelText()
 			} else {
 				ls, labelErr, err = d.labelObject()
 			}
-		case s.keyIs(k, "values"):
+		case s.Equal(k, "values"):
 			if valuesSeen {
 				return malformed(`stream %d has "values" twice`, b.streamIndex())
 			}
 			valuesSeen = true
 			err = d.array("values", d.entry)
-		case s.keyIs(k, "entries"):
+		case s.Equal(k, "entries"):
 			if legacySeen {
 				return malformed(`stream %d has "entries" twice`, b.streamIndex())
 			}
 			legacySeen = true
 			err = d.array("entries", d.legacyEntry)
 		default:
-			err = s.skip(3)
+			err = s.Skip(3)
 		}
 		if err == nil {
-			more, err = s.next('}')
+			more, err = s.Next('}')
 		}
 	}
 	if err != nil {
@@ -169,17 +184,17 @@ func (d *jsonDecoder) stream() error {
 // array reads null or an array whose elements each is read by elem.
 func (d *jsonDecoder) array(name string, elem func() error) error {
 	s := &d.s
-	switch s.peek() {
+	switch s.Peek() {
 	case 'n':
-		return s.literal("null")
+		return s.Literal("null")
 	case '[':
 	default:
 		return malformed("%q of stream %d is not an array", name, d.b.streamIndex())
 	}
-	more, err := s.open('[', ']')
+	more, err := s.Open('[', ']')
 	for more && err == nil {
 		if err = elem(); err == nil {
-			more, err = s.next(']')
+			more, err = s.Next(']')
 		}
 	}
 	return err
@@ -189,45 +204,45 @@ func (d *jsonDecoder) array(name string, elem func() error) error {
 // object of strings, or a bad name, makes labelErr; err is a syntax error.
 func (d *jsonDecoder) labelObject() (ls telemetry.Labels, labelErr, err error) {
 	s := &d.s
-	switch s.peek() {
+	switch s.Peek() {
 	case 'n':
-		return nil, nil, s.literal("null")
+		return nil, nil, s.Literal("null")
 	case '{':
 	default:
-		if err := s.skip(3); err != nil {
+		if err := s.Skip(3); err != nil {
 			return nil, nil, err
 		}
 		return nil, fmt.Errorf("%w: stream labels are not an object", errBadLabels), nil
 	}
 	scratch := d.labels[:0]
-	more, err := s.open('{', '}')
+	more, err := s.Open('{', '}')
 	for more && err == nil {
-		var k span
-		if k, err = s.key(); err != nil {
+		var k jsonscan.Span
+		if k, err = s.Key(); err != nil {
 			return nil, nil, err
 		}
-		name := string(s.bytes(k))
-		if s.peek() != '"' {
-			if err = s.skip(4); err != nil {
+		name := string(s.Bytes(k))
+		if s.Peek() != '"' {
+			if err = s.Skip(4); err != nil {
 				return nil, nil, err
 			}
 			if labelErr == nil {
 				labelErr = fmt.Errorf("%w: value of label %q is not a string", errBadLabels, name)
 			}
 		} else {
-			var v span
-			if v, err = s.str(); err != nil {
+			var v jsonscan.Span
+			if v, err = s.Str(); err != nil {
 				return nil, nil, err
 			}
 			switch {
 			case labelErr != nil:
 			case !validName(name):
 				labelErr = fmt.Errorf("%w: invalid label name %q", errBadLabels, name)
-			case v.end > v.start:
-				scratch = append(scratch, telemetry.Label{Name: name, Value: s.string(v)})
+			case !v.Empty():
+				scratch = append(scratch, telemetry.Label{Name: name, Value: s.Text(v)})
 			}
 		}
-		more, err = s.next('}')
+		more, err = s.Next('}')
 	}
 	d.labels = scratch[:0]
 	if err != nil {
@@ -242,11 +257,11 @@ func (d *jsonDecoder) labelObject() (ls telemetry.Labels, labelErr, err error) {
 
 // labelText reads the legacy "labels" string, a label set in text.
 func (d *jsonDecoder) labelText() (telemetry.Labels, error, error) {
-	sp, err := d.s.str()
+	sp, err := d.s.Str()
 	if err != nil {
 		return nil, nil, err
 	}
-	p := labelParser{s: string(d.s.bytes(sp))}
+	p := labelParser{s: string(d.s.Bytes(sp))}
 	ls, labelErr := p.parse(d.labels)
 	return ls, labelErr, nil
 }
@@ -256,31 +271,29 @@ func (d *jsonDecoder) entry() error {
 	s, b := &d.s, d.b
 	idx, ok := b.nextEntry()
 	if !ok {
-		return s.skip(4)
+		return s.Skip(4)
 	}
-	if s.peek() != '[' {
-		if err := s.skip(4); err != nil {
+	if s.Peek() != '[' {
+		if err := s.Skip(4); err != nil {
 			return err
 		}
 		b.rejectEntry(idx, reasonBadEntry, "entry is not an array [timestamp, line, structured metadata?]")
 		return nil
 	}
-	s.i++
 	var (
 		ts     int64
-		line   span
+		line   jsonscan.Span
 		meta   = d.meta[:0]
 		bad    reason
 		badMsg string
 		n      int
 	)
-	more := s.peek() != ']'
-	if !more {
-		s.i++
+	more, err := s.Open('[', ']')
+	if err != nil {
+		return err
 	}
 	for more {
-		c := s.peek()
-		var err error
+		c := s.Peek()
 		switch n {
 		case 0:
 			var tsOK bool
@@ -289,8 +302,8 @@ func (d *jsonDecoder) entry() error {
 			}
 		case 1:
 			if c == '"' {
-				line, err = s.str()
-			} else if err = s.skip(5); err == nil && badMsg == "" {
+				line, err = s.Str()
+			} else if err = s.Skip(5); err == nil && badMsg == "" {
 				bad, badMsg = reasonBadEntry, "line is not a string"
 			}
 		case 2:
@@ -299,7 +312,7 @@ func (d *jsonDecoder) entry() error {
 				bad, badMsg = reasonBadEntry, "structured metadata is not an object of strings"
 			}
 		default:
-			if err = s.skip(5); err == nil && badMsg == "" {
+			if err = s.Skip(5); err == nil && badMsg == "" {
 				bad, badMsg = reasonBadEntry, "entry has more than three elements"
 			}
 		}
@@ -307,7 +320,7 @@ func (d *jsonDecoder) entry() error {
 			return err
 		}
 		n++
-		if more, err = s.next(']'); err != nil {
+		if more, err = s.Next(']'); err != nil {
 			return err
 		}
 	}
@@ -319,7 +332,7 @@ func (d *jsonDecoder) entry() error {
 		b.rejectEntry(idx, bad, badMsg)
 		return nil
 	}
-	raw := s.bytes(line)
+	raw := s.Bytes(line)
 	if b.lineTooLong(idx, len(raw)) {
 		return nil
 	}
@@ -327,9 +340,9 @@ func (d *jsonDecoder) entry() error {
 	if len(meta) > 0 {
 		rec.Fields = make(map[string]string, len(meta))
 		for _, kv := range meta {
-			if kv.k.end > kv.k.start {
-				k := s.string(kv.k)
-				rec.Fields[k] = s.string(kv.v)
+			if !kv.k.Empty() {
+				k := s.Text(kv.k)
+				rec.Fields[k] = s.Text(kv.v)
 			}
 		}
 	}
@@ -343,53 +356,53 @@ func (d *jsonDecoder) timestamp(c byte) (int64, bool, error) {
 	s := &d.s
 	switch {
 	case c == '"':
-		sp, err := s.str()
+		sp, err := s.Str()
 		if err != nil {
 			return 0, false, err
 		}
-		ts, ok := parseNanos(s.bytes(sp))
+		ts, ok := parseNanos(s.Bytes(sp))
 		return ts, ok, nil
 	case c == '-' || (c >= '0' && c <= '9'):
-		start, integer, err := s.number()
+		text, integer, err := s.Number()
 		if err != nil || !integer {
 			return 0, false, err
 		}
-		ts, ok := parseNanos(s.b[start:s.i])
+		ts, ok := parseNanos(text)
 		return ts, ok, nil
 	}
-	return 0, false, s.skip(5)
+	return 0, false, s.Skip(5)
 }
 
 // metadata reads an entry's structured metadata: an object of strings, or
 // null. ok is false when the value is valid JSON of another shape.
 func (d *jsonDecoder) metadata(meta []kvSpan) ([]kvSpan, bool, error) {
 	s := &d.s
-	switch s.peek() {
+	switch s.Peek() {
 	case 'n':
-		return meta, true, s.literal("null")
+		return meta, true, s.Literal("null")
 	case '{':
 	default:
-		return meta, false, s.skip(5)
+		return meta, false, s.Skip(5)
 	}
 	ok := true
-	more, err := s.open('{', '}')
+	more, err := s.Open('{', '}')
 	for more && err == nil {
-		var k, v span
-		if k, err = s.key(); err != nil {
+		var k, v jsonscan.Span
+		if k, err = s.Key(); err != nil {
 			return meta, false, err
 		}
-		if s.peek() == '"' {
-			if v, err = s.str(); err != nil {
+		if s.Peek() == '"' {
+			if v, err = s.Str(); err != nil {
 				return meta, false, err
 			}
 			meta = append(meta, kvSpan{k, v})
 		} else {
-			if err = s.skip(6); err != nil {
+			if err = s.Skip(6); err != nil {
 				return meta, false, err
 			}
 			ok = false
 		}
-		more, err = s.next('}')
+		more, err = s.Next('}')
 	}
 	return meta, ok, err
 }
@@ -400,10 +413,10 @@ func (d *jsonDecoder) legacyEntry() error {
 	s, b := &d.s, d.b
 	idx, ok := b.nextEntry()
 	if !ok {
-		return s.skip(4)
+		return s.Skip(4)
 	}
-	if s.peek() != '{' {
-		if err := s.skip(4); err != nil {
+	if s.Peek() != '{' {
+		if err := s.Skip(4); err != nil {
 			return err
 		}
 		b.rejectEntry(idx, reasonBadEntry, `entry is not an object {"ts", "line"}`)
@@ -411,47 +424,47 @@ func (d *jsonDecoder) legacyEntry() error {
 	}
 	var (
 		ts            time.Time
-		line          span
+		line          jsonscan.Span
 		tsSeen, lSeen bool
 		bad           reason
 		badMsg        string
 	)
-	more, err := s.open('{', '}')
+	more, err := s.Open('{', '}')
 	for more && err == nil {
-		var k span
-		if k, err = s.key(); err != nil {
+		var k jsonscan.Span
+		if k, err = s.Key(); err != nil {
 			return err
 		}
-		c := s.peek()
+		c := s.Peek()
 		switch {
-		case s.keyIs(k, "ts"):
+		case s.Equal(k, "ts"):
 			tsSeen = true
 			if c != '"' {
-				err = s.skip(5)
+				err = s.Skip(5)
 				bad, badMsg = reasonBadTimestamp, "ts is not a string"
 				break
 			}
-			var sp span
-			if sp, err = s.str(); err != nil {
+			var sp jsonscan.Span
+			if sp, err = s.Str(); err != nil {
 				return err
 			}
 			var tsOK bool
-			if ts, tsOK = parseLegacyTime(s.bytes(sp)); !tsOK {
+			if ts, tsOK = parseLegacyTime(s.Bytes(sp)); !tsOK {
 				bad, badMsg = reasonBadTimestamp, "ts is not an RFC 3339 time"
 			}
-		case s.keyIs(k, "line"):
+		case s.Equal(k, "line"):
 			lSeen = true
 			if c == '"' {
-				line, err = s.str()
+				line, err = s.Str()
 			} else {
-				err = s.skip(5)
+				err = s.Skip(5)
 				bad, badMsg = reasonBadEntry, "line is not a string"
 			}
 		default:
-			err = s.skip(5)
+			err = s.Skip(5)
 		}
 		if err == nil {
-			more, err = s.next('}')
+			more, err = s.Next('}')
 		}
 	}
 	if err != nil {
@@ -464,7 +477,7 @@ func (d *jsonDecoder) legacyEntry() error {
 		b.rejectEntry(idx, bad, badMsg)
 		return nil
 	}
-	raw := s.bytes(line)
+	raw := s.Bytes(line)
 	if b.lineTooLong(idx, len(raw)) {
 		return nil
 	}

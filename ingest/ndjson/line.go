@@ -4,8 +4,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
+	"github.com/vigilops/vigil/internal/jsonscan"
 	"github.com/vigilops/vigil/telemetry"
 )
 
@@ -49,7 +49,7 @@ type lineConfig struct {
 // lines and is not safe for concurrent use.
 type lineDecoder struct {
 	cfg lineConfig
-	s   scanner
+	s   jsonscan.Scanner
 	kvs []kv
 	key []byte
 	raw string // the record's Raw: values without escapes are cut from it
@@ -71,81 +71,86 @@ func (d *lineDecoder) decode(line []byte, now time.Time) (telemetry.LogRecord, b
 
 // parse reads line as one JSON object into d.kvs, flattened.
 func (d *lineDecoder) parse(line []byte, raw string) bool {
-	d.s = scanner{b: line, stack: d.s.stack, buf: d.s.buf}
+	d.s.Reset(line)
 	d.raw = raw
 	d.kvs = d.kvs[:0]
 	d.key = d.key[:0]
-	if d.s.peek() != '{' {
+	if d.s.Peek() != '{' {
 		return false
 	}
 	if err := d.object(0); err != nil {
 		return false
 	}
-	return d.s.end() == nil
+	return d.s.End() == nil
 }
 
-// object reads an object at s.i whose keys are prefixed by d.key.
+// object reads an object, at the scanner's position, whose keys are
+// prefixed by d.key.
 func (d *lineDecoder) object(depth int) error {
 	s := &d.s
 	plen := len(d.key)
-	more, err := s.open('{', '}')
+	more, err := s.Open('{', '}')
 	for more && err == nil {
-		var k span
-		if k, err = s.key(); err != nil {
+		var k jsonscan.Span
+		if k, err = s.Key(); err != nil {
 			return err
 		}
 		d.key = d.key[:plen]
 		if plen > 0 {
 			d.key = append(d.key, '.')
 		}
-		d.key = append(d.key, s.bytes(k)...)
+		d.key = append(d.key, s.Bytes(k)...)
 		if err = d.value(k, plen, depth); err != nil {
 			return err
 		}
-		more, err = s.next('}')
+		more, err = s.Next('}')
 	}
 	d.key = d.key[:plen]
 	return err
 }
 
 // value reads the value of the member whose full key is d.key.
-func (d *lineDecoder) value(k span, plen, depth int) error {
+func (d *lineDecoder) value(k jsonscan.Span, plen, depth int) error {
 	s := &d.s
-	c := s.peek()
+	c := s.Peek()
 	if c == '{' && depth < maxFlattenDepth {
 		return d.object(depth + 1)
 	}
-	start := s.i
+	start := s.Pos()
 	var kd kind
 	var val string
 	switch {
 	case c == '{' || c == '[':
-		if err := s.skip(depth + 1); err != nil {
+		if err := s.Skip(depth + 1); err != nil {
 			return err
 		}
-		kd, val = kindRaw, d.raw[start:s.i]
+		kd, val = kindRaw, d.raw[start:s.Pos()]
 	case c == '"':
-		sp, err := s.str()
+		sp, err := s.Str()
 		if err != nil {
 			return err
 		}
 		kd, val = kindString, d.cut(sp)
 	case c == 'n':
-		return s.literal("null") // a null says nothing: no field
+		return s.Literal("null") // a null says nothing: no field
 	case c == 't' || c == 'f':
-		if err := s.scalar(c); err != nil {
+		word := "true"
+		if c == 'f' {
+			word = "false"
+		}
+		if err := s.Literal(word); err != nil {
 			return err
 		}
-		kd, val = kindBool, d.raw[start:s.i]
+		kd, val = kindBool, d.raw[start:s.Pos()]
 	default:
-		if _, _, err := s.number(); err != nil {
+		if _, _, err := s.Number(); err != nil {
 			return err
 		}
-		kd, val = kindNumber, d.raw[start:s.i]
+		kd, val = kindNumber, d.raw[start:s.Pos()]
 	}
 	var key string
-	if plen == 0 && k.flags == 0 {
-		key = d.raw[k.start:k.end]
+	if plen == 0 && s.Verbatim(k) {
+		key = d.raw[k.Start:k.End]
 	} else {
 		key = string(d.key)
 	}
@@ -160,11 +165,11 @@ func (d *lineDecoder) value(k span, plen, depth int) error {
 
 // cut returns a string's value: a substring of the record's Raw when it
 // needs no decoding (the record holds Raw anyway), else a new string.
-func (d *lineDecoder) cut(sp span) string {
-	if sp.flags == 0 || (sp.flags == spanHigh && utf8.ValidString(d.raw[sp.start:sp.end])) {
-		return d.raw[sp.start:sp.end]
+func (d *lineDecoder) cut(sp jsonscan.Span) string {
+	if d.s.Verbatim(sp) {
+		return d.raw[sp.Start:sp.End]
 	}
-	return d.s.string(sp)
+	return d.s.Text(sp)
 }
 
 // apply moves the time, service, message and level keys into the record
