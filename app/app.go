@@ -220,6 +220,11 @@ func (a *App) startAPI(ctx context.Context, cfg config.Config) error {
 	}
 	a.api = srv
 	a.registerRoutes(srv)
+	// The logs stage subscribes before the receivers start, and its
+	// cleanup (final flush and save) runs after theirs, before the bus's.
+	if err := a.startLogs(ctx, srv); err != nil {
+		return err
+	}
 	// Receivers mount their routes before the server listens, and their
 	// cleanups, registered before the server's, run after it stopped.
 	if err := a.startIngest(ctx, srv, cfg); err != nil {

@@ -21,6 +21,10 @@ const (
 	TopicEvents  = "telemetry.events"  // []telemetry.Event
 )
 
+// TopicParsedLogs carries log records after the logs stage: parsed, with
+// stack traces joined, and templated.
+const TopicParsedLogs = "telemetry.logs.parsed" // []telemetry.LogRecord, parsed and templated
+
 // ErrFull is returned by TryPublish when a subscriber's queue has no room.
 // HTTP receivers map it to 429 with Retry-After.
 var ErrFull = errors.New("bus: queue full")
