@@ -208,7 +208,7 @@ func (l *Layout) match(line string, ref time.Time, loc *time.Location, m *layout
 				}
 				v := trimSpace(line[i:end])
 				if e.lit == "level" {
-					if m.level = levelOf(v); m.level == telemetry.LevelUnknown {
+					if m.level = layoutLevel(v); m.level == telemetry.LevelUnknown {
 						return false
 					}
 				} else {
@@ -250,7 +250,7 @@ func (l *Layout) captureEnd(line string, i, k int) int {
 func (l *Layout) matchTime(line string, i, k int, ref time.Time, loc *time.Location, m *layoutMatch) (int, bool) {
 	e := &l.elems[k]
 	if e.layout == "" {
-		t, n, kind := parseTimePrefix(line[i:], ref, loc)
+		t, n, kind := learnTimePrefix(line[i:], ref, loc)
 		if kind == tsNone {
 			return 0, false
 		}

@@ -63,13 +63,16 @@ func isWordByte(c byte) bool {
 	return isAlpha(c) || isDigit(c) || c == '_' || c == '.' || c == '$' || c == '/' || c == '@' || c == '#' || c == '-'
 }
 
-// shapes tokenises the start of a line.
-func shapes(line string, loc *time.Location) []shape {
-	out := make([]shape, 0, maxLearnTokens)
+// shapes tokenises the start of a line. wide[k] is set when token k is set
+// off by a tab or two or more spaces, as aligned columns are.
+func shapes(line string, loc *time.Location) (out []shape, wide []bool) {
+	out = make([]shape, 0, maxLearnTokens)
+	wide = make([]bool, 0, maxLearnTokens)
 	hasTime := false
 	i := 0
 	for len(out) < maxLearnTokens && i < len(line) {
 		var sh shape
+		from := i
 		for i < len(line) && (line[i] == ' ' || line[i] == '\t') {
 			i++
 			sh.space = true
@@ -77,12 +80,22 @@ func shapes(line string, loc *time.Location) []shape {
 		if i >= len(line) {
 			break
 		}
+		wide = append(wide, i-from >= 2 || (i > from && line[i-1] == '\t'))
 		c := line[i]
+		if c == '-' && len(out) == 0 && (i+1 == len(line) || line[i+1] == ' ' || line[i+1] == '\t') {
+			// A lone "-" where a line starts is an empty field (the
+			// placeholder access logs and alert labels use), the same
+			// column as a word in the lines where the field is set.
+			sh.kind = shWord
+			out = append(out, sh)
+			i++
+			continue
+		}
 		if !hasTime {
 			// A bare time of day counts only at the start (logback's
 			// default); later in a line it is more likely the time part of
 			// a date this reader does not know, whose day would be lost.
-			if _, n, kind := parseTimePrefix(line[i:], detectRef, loc); kind != tsNone && (kind != tsClock || i == 0) {
+			if _, n, kind := learnTimePrefix(line[i:], detectRef, loc); kind != tsNone && (kind != tsClock || i == 0) {
 				sh.kind, hasTime = shTime, true
 				out = append(out, sh)
 				i += n
@@ -97,7 +110,7 @@ func shapes(line string, loc *time.Location) []shape {
 				switch {
 				case !hasTime && timeWhole(inner, loc):
 					sh.kind, hasTime = shTime, true
-				case headerLevel(inner) != telemetry.LevelUnknown:
+				case learnLevel(inner) != telemetry.LevelUnknown:
 					sh.kind = shLevel
 				default:
 					sh.kind = shGroup
@@ -113,7 +126,7 @@ func shapes(line string, loc *time.Location) []shape {
 				j++
 			}
 			switch w := line[i:j]; {
-			case headerLevel(w) != telemetry.LevelUnknown:
+			case learnLevel(w) != telemetry.LevelUnknown:
 				sh.kind = shLevel
 			case allDigits(w):
 				sh.kind = shNumber
@@ -128,11 +141,11 @@ func shapes(line string, loc *time.Location) []shape {
 		out = append(out, sh)
 		i++
 	}
-	return out
+	return out, wide[:len(out)]
 }
 
 func timeWhole(s string, loc *time.Location) bool {
-	_, n, kind := parseTimePrefix(s, detectRef, loc)
+	_, n, kind := learnTimePrefix(s, detectRef, loc)
 	return kind != tsNone && n == len(s)
 }
 
@@ -140,9 +153,10 @@ func timeWhole(s string, loc *time.Location) bool {
 func learnHeuristic(samples []string, threshold float64, loc *time.Location) (*Layout, error) {
 	need := int(math.Ceil(threshold * float64(len(samples))))
 	toks := make([][]shape, len(samples))
+	wides := make([][]bool, len(samples))
 	cands := make([]int, 0, len(samples))
 	for i, s := range samples {
-		toks[i] = shapes(trimSpace(s), loc)
+		toks[i], wides[i] = shapes(trimSpace(s), loc)
 		cands = append(cands, i)
 	}
 	var prefix []shape
@@ -173,8 +187,27 @@ func learnHeuristic(samples []string, threshold float64, loc *time.Location) (*L
 		cands = kept
 		prefix = append(prefix, best)
 	}
-	for len(prefix) > 0 && (prefix[len(prefix)-1].kind == shWord || prefix[len(prefix)-1].kind == shNumber) {
+	kept := prefix
+	// Words and numbers at the end of the run are taken for the start of
+	// the message (messages often begin with the same shape of word),
+	// unless the message is set off from them by a column gap. Numbers
+	// that directly follow the last punctuation-free header part (a time,
+	// a level, a group) are given back: a bare number there is a header
+	// field (a pid, a flag) far more often than the first word of most of
+	// a source's messages.
+	full := len(prefix)
+	for len(prefix) > 0 {
+		last := prefix[len(prefix)-1]
+		if (last.kind != shWord && last.kind != shNumber) || gapAfter(wides, len(prefix)-1, need) {
+			break
+		}
 		prefix = prefix[:len(prefix)-1]
+	}
+	if k := len(prefix); k > 0 && prefix[k-1].kind != shPunct {
+		for k < full && kept[k].kind == shNumber {
+			k++
+		}
+		prefix = kept[:k]
 	}
 	hasTime, informative := false, false
 	for _, sh := range prefix {
@@ -201,6 +234,18 @@ func learnHeuristic(samples []string, threshold float64, loc *time.Location) (*L
 		return nil, fmt.Errorf("%w: %q reads %.0f%% of the samples", ErrNoLayout, l.Pattern, 100*l.Coverage)
 	}
 	return l, nil
+}
+
+// gapAfter reports whether at least need lines have a column gap after
+// token k.
+func gapAfter(wides [][]bool, k, need int) bool {
+	n := 0
+	for _, w := range wides {
+		if k+1 < len(w) && w[k+1] {
+			n++
+		}
+	}
+	return n >= need
 }
 
 // shapeLess orders shapes so ties are broken the same way every run.

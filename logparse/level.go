@@ -115,3 +115,44 @@ func syslogSeverity(sev int) telemetry.Level {
 	}
 	return telemetry.LevelUnknown
 }
+
+// letterLevel reads the one-letter levels of Android's logcat and glog
+// (V D I W E F, and A for assert).
+func letterLevel(s string) telemetry.Level {
+	if len(s) != 1 {
+		return telemetry.LevelUnknown
+	}
+	switch s[0] {
+	case 'V':
+		return telemetry.LevelTrace
+	case 'D':
+		return telemetry.LevelDebug
+	case 'I':
+		return telemetry.LevelInfo
+	case 'W':
+		return telemetry.LevelWarn
+	case 'E':
+		return telemetry.LevelError
+	case 'F', 'A':
+		return telemetry.LevelFatal
+	}
+	return telemetry.LevelUnknown
+}
+
+// learnLevel is what the header learner takes for a level: a header level
+// word or a one-letter level. A one-letter column is only a level when it
+// is one in most of a source's lines, which the learner checks.
+func learnLevel(s string) telemetry.Level {
+	if lv := headerLevel(s); lv != telemetry.LevelUnknown {
+		return lv
+	}
+	return letterLevel(s)
+}
+
+// layoutLevel reads a %{level} part: any level spelling, or one letter.
+func layoutLevel(s string) telemetry.Level {
+	if lv := levelOf(s); lv != telemetry.LevelUnknown {
+		return lv
+	}
+	return letterLevel(s)
+}
