@@ -73,6 +73,19 @@ func WriteResult(w http.ResponseWriter, res Result, okStatus int) {
 	_ = json.NewEncoder(w).Encode(body)
 }
 
+// ErrorStatus is the status WriteError answers for err: 429 for
+// ErrBackpressure, the BodyError's status for body problems, else status.
+func ErrorStatus(err error, status int) int {
+	var be *BodyError
+	switch {
+	case errors.Is(err, ErrBackpressure):
+		return http.StatusTooManyRequests
+	case errors.As(err, &be):
+		return be.Status
+	}
+	return status
+}
+
 // DefaultRetryAfter is what a 429 asks senders to wait.
 const DefaultRetryAfter = time.Second
 
@@ -80,13 +93,9 @@ const DefaultRetryAfter = time.Second
 // for ErrBackpressure, the BodyError's status for body problems, 400 for
 // anything else the caller marks as bad input via status.
 func WriteError(w http.ResponseWriter, err error, status int) {
-	var be *BodyError
-	switch {
-	case errors.Is(err, ErrBackpressure):
+	status = ErrorStatus(err, status)
+	if errors.Is(err, ErrBackpressure) {
 		w.Header().Set("Retry-After", strconv.Itoa(int(DefaultRetryAfter/time.Second)))
-		status = http.StatusTooManyRequests
-	case errors.As(err, &be):
-		status = be.Status
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)

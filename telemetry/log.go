@@ -46,6 +46,27 @@ func ParseLevel(s string) Level {
 	return LevelUnknown
 }
 
+// LevelFromSeverityNumber maps an OpenTelemetry SeverityNumber to a Level:
+// four steps per level, 1–4 trace, 5–8 debug, 9–12 info, 13–16 warn, 17–20
+// error, 21–24 fatal. Anything else (0, unspecified) yields LevelUnknown.
+func LevelFromSeverityNumber(n int) Level {
+	switch {
+	case n >= 1 && n <= 4:
+		return LevelTrace
+	case n >= 5 && n <= 8:
+		return LevelDebug
+	case n >= 9 && n <= 12:
+		return LevelInfo
+	case n >= 13 && n <= 16:
+		return LevelWarn
+	case n >= 17 && n <= 20:
+		return LevelError
+	case n >= 21 && n <= 24:
+		return LevelFatal
+	}
+	return LevelUnknown
+}
+
 // MarshalText implements encoding.TextMarshaler.
 func (l Level) MarshalText() ([]byte, error) { return []byte(l.String()), nil }
 

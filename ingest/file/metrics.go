@@ -1,10 +1,9 @@
 package file
 
 import (
-	"errors"
-	"fmt"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vigilops/vigil/internal/promreg"
 )
 
 // Values of the op label of vigil_ingest_file_errors_total.
@@ -103,49 +102,31 @@ func newMetrics(reg prometheus.Registerer, name string) (*metrics, error) {
 		m.rotations.WithLabelValues(k)
 	}
 	var err error
-	if received, err = register(reg, received); err != nil {
+	if received, err = promreg.Register(reg, received); err != nil {
 		return nil, err
 	}
 	m.lines = received.WithLabelValues("line")
 	for _, c := range []*prometheus.Counter{&m.unterminated, &m.truncated, &m.bytes, &m.delivered, &m.backpressure} {
-		if *c, err = register(reg, *c); err != nil {
+		if *c, err = promreg.Register(reg, *c); err != nil {
 			return nil, err
 		}
 	}
 	for _, c := range []**prometheus.CounterVec{&m.errors, &m.rotations} {
-		if *c, err = register(reg, *c); err != nil {
+		if *c, err = promreg.Register(reg, *c); err != nil {
 			return nil, err
 		}
 	}
-	if files, err = register(reg, files); err != nil {
+	if files, err = promreg.Register(reg, files); err != nil {
 		return nil, err
 	}
-	if lag, err = register(reg, lag); err != nil {
+	if lag, err = promreg.Register(reg, lag); err != nil {
 		return nil, err
 	}
 	m.files, m.lag = files.WithLabelValues(name), lag.WithLabelValues(name)
 	for _, h := range []*prometheus.Histogram{&m.flushDuration, &m.pollDuration} {
-		if *h, err = register(reg, *h); err != nil {
+		if *h, err = promreg.Register(reg, *h); err != nil {
 			return nil, err
 		}
 	}
 	return m, nil
-}
-
-// register registers c, or returns the collector already registered under
-// its name, so that several tailers on one registry share their series.
-func register[T prometheus.Collector](reg prometheus.Registerer, c T) (T, error) {
-	if reg == nil {
-		return c, nil
-	}
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(T); ok {
-				return existing, nil
-			}
-		}
-		return c, fmt.Errorf("register metrics: %w", err)
-	}
-	return c, nil
 }

@@ -2,7 +2,6 @@ package file
 
 import (
 	"context"
-	"errors"
 	"io"
 	"time"
 
@@ -92,7 +91,11 @@ func (t *Tailer) emitLine(line []byte, end int64, truncated bool) {
 func (t *Tailer) flush(ctx context.Context) error {
 	if len(t.batch) > 0 {
 		start := time.Now()
-		err := deliver(ctx, t.opts.Sink, t.batch, t.m)
+		// Retried on ErrBackpressure with a growing backoff until ctx is
+		// done; meanwhile nothing is read.
+		err := ingest.DeliverWithRetry(ctx, func(ctx context.Context) error {
+			return t.opts.Sink.Logs(ctx, t.batch)
+		}, minBackoff, maxBackoff, t.m.backpressure.Inc)
 		t.m.flushDuration.Observe(time.Since(start).Seconds())
 		if err != nil {
 			for tf := range t.marks {
@@ -123,25 +126,4 @@ func (t *Tailer) flush(ctx context.Context) error {
 		t.save(ctx)
 	}
 	return nil
-}
-
-// deliver hands batch to sink, retrying on ErrBackpressure with a growing
-// backoff until ctx is done; meanwhile nothing is read.
-func deliver(ctx context.Context, sink ingest.Sink, batch []telemetry.LogRecord, m *metrics) error {
-	backoff := minBackoff
-	for {
-		err := sink.Logs(ctx, batch)
-		if err == nil || !errors.Is(err, ingest.ErrBackpressure) {
-			return err
-		}
-		m.backpressure.Inc()
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return errors.Join(err, ctx.Err())
-		case <-t.C:
-		}
-		backoff = min(2*backoff, maxBackoff)
-	}
 }

@@ -111,7 +111,7 @@ func New(o Options) (*Tailer, error) {
 	}
 	m, err := newMetrics(o.Registerer, o.Name)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("register metrics: %w", err)
 	}
 	t := &Tailer{
 		opts:       o,

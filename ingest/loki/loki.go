@@ -283,13 +283,6 @@ func (r *Receiver) readBody(req *http.Request, format string) ([]byte, error) {
 
 // writeError answers with ingest.WriteError and returns the status sent.
 func writeError(w http.ResponseWriter, err error, status int) int {
-	var be *ingest.BodyError
-	switch {
-	case errors.Is(err, ingest.ErrBackpressure):
-		status = http.StatusTooManyRequests
-	case errors.As(err, &be):
-		status = be.Status
-	}
 	ingest.WriteError(w, err, status)
-	return status
+	return ingest.ErrorStatus(err, status)
 }

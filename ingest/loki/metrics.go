@@ -1,9 +1,9 @@
 package loki
 
 import (
-	"errors"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vigilops/vigil/internal/promreg"
 )
 
 // metrics instruments a Receiver. All fields are safe for concurrent use.
@@ -39,19 +39,19 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10},
 	}, []string{"format"})
 	var err error
-	if received, err = register(reg, received); err != nil {
+	if received, err = promreg.Register(reg, received); err != nil {
 		return nil, err
 	}
-	if receivedBytes, err = register(reg, receivedBytes); err != nil {
+	if receivedBytes, err = promreg.Register(reg, receivedBytes); err != nil {
 		return nil, err
 	}
-	if rejected, err = register(reg, rejected); err != nil {
+	if rejected, err = promreg.Register(reg, rejected); err != nil {
 		return nil, err
 	}
-	if requests, err = register(reg, requests); err != nil {
+	if requests, err = promreg.Register(reg, requests); err != nil {
 		return nil, err
 	}
-	if duration, err = register(reg, duration); err != nil {
+	if duration, err = promreg.Register(reg, duration); err != nil {
 		return nil, err
 	}
 	m := &metrics{
@@ -65,24 +65,4 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		m.rejected[r] = rejected.WithLabelValues(reasonNames[r])
 	}
 	return m, nil
-}
-
-// register registers c with reg, or returns the collector already
-// registered under the same description, so that a receiver rebuilt in the
-// same process (a configuration reload, a test) keeps counting on the same
-// series instead of failing.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	if reg == nil {
-		return c, nil
-	}
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing, nil
-			}
-		}
-		return c, err
-	}
-	return c, nil
 }

@@ -1,9 +1,9 @@
 package ndjson
 
 import (
-	"errors"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vigilops/vigil/internal/promreg"
 )
 
 // metrics instruments the receiver and ReadStream; both count on the same
@@ -47,22 +47,22 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10},
 	})
 	var err error
-	if received, err = register(reg, received); err != nil {
+	if received, err = promreg.Register(reg, received); err != nil {
 		return nil, err
 	}
-	if plain, err = register(reg, plain); err != nil {
+	if plain, err = promreg.Register(reg, plain); err != nil {
 		return nil, err
 	}
-	if rejected, err = register(reg, rejected); err != nil {
+	if rejected, err = promreg.Register(reg, rejected); err != nil {
 		return nil, err
 	}
-	if waits, err = register(reg, waits); err != nil {
+	if waits, err = promreg.Register(reg, waits); err != nil {
 		return nil, err
 	}
-	if requests, err = register(reg, requests); err != nil {
+	if requests, err = promreg.Register(reg, requests); err != nil {
 		return nil, err
 	}
-	if duration, err = register(reg, duration); err != nil {
+	if duration, err = promreg.Register(reg, duration); err != nil {
 		return nil, err
 	}
 	return &metrics{
@@ -75,23 +75,4 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		requests:     requests,
 		duration:     duration,
 	}, nil
-}
-
-// register registers c with reg, or returns the collector already
-// registered under the same description, so that the receiver and any
-// number of streams in one process count on the same series.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	if reg == nil {
-		return c, nil
-	}
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing, nil
-			}
-		}
-		return c, err
-	}
-	return c, nil
 }

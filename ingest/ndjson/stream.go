@@ -213,24 +213,15 @@ func (s *stream) flush(ctx context.Context) error {
 	if len(s.batch) == 0 {
 		return nil
 	}
-	wait := s.opts.RetryBackoff
-	for {
-		err := s.sink.Logs(ctx, s.batch)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, ingest.ErrBackpressure) {
-			return fmt.Errorf("deliver logs: %w", err)
-		}
-		s.m.waits.Inc()
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
-		wait = min(2*wait, s.opts.MaxRetryBackoff)
+	err := ingest.DeliverWithRetry(ctx, func(ctx context.Context) error {
+		return s.sink.Logs(ctx, s.batch)
+	}, s.opts.RetryBackoff, s.opts.MaxRetryBackoff, s.m.waits.Inc)
+	switch {
+	case errors.Is(err, ingest.ErrBackpressure):
+		// Still full when ctx was done.
+		return ctx.Err()
+	case err != nil:
+		return fmt.Errorf("deliver logs: %w", err)
 	}
 	s.res.Accepted += len(s.batch)
 	s.m.received.Add(float64(len(s.batch)))

@@ -138,19 +138,8 @@ func recordTime(ts, observed pcommon.Timestamp, now time.Time) time.Time {
 // fatal) and wins when set; severityText is the source's own spelling,
 // parsed by telemetry.ParseLevel ("WARNING", "Err", ...).
 func severity(n plog.SeverityNumber, text string) telemetry.Level {
-	switch {
-	case n >= 1 && n <= 4:
-		return telemetry.LevelTrace
-	case n >= 5 && n <= 8:
-		return telemetry.LevelDebug
-	case n >= 9 && n <= 12:
-		return telemetry.LevelInfo
-	case n >= 13 && n <= 16:
-		return telemetry.LevelWarn
-	case n >= 17 && n <= 20:
-		return telemetry.LevelError
-	case n >= 21 && n <= 24:
-		return telemetry.LevelFatal
+	if l := telemetry.LevelFromSeverityNumber(int(n)); l != telemetry.LevelUnknown {
+		return l
 	}
 	if text == "" {
 		return telemetry.LevelUnknown

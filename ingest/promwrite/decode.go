@@ -138,6 +138,38 @@ type seriesOutcome struct {
 	firstFuture              int64
 }
 
+// appendSamples appends to b the samples of series idx, labelled ls: the
+// Sample messages at field number field of the TimeSeries ts, the first at
+// samplesAt (none when negative), nSamples in all. Samples past maxT (when
+// set) or malformed are refused, the rest kept, and the outcome recorded.
+func appendSamples(b *batch, ts []byte, field protowire.Number, samplesAt, nSamples, idx int, ls telemetry.Labels, maxT int64, skew time.Duration) {
+	var out seriesOutcome
+	out.total = nSamples
+	for off := max(samplesAt, 0); samplesAt >= 0 && off < len(ts); {
+		num, typ, n := protowire.ConsumeTag(ts[off:])
+		off += n
+		if num != field {
+			off += protowire.ConsumeFieldValue(num, typ, ts[off:])
+			continue
+		}
+		v, m := protowire.ConsumeBytes(ts[off:])
+		off += m
+		t, val, ok := parseSample(v)
+		switch {
+		case !ok:
+			out.malformed++
+		case maxT != 0 && t > maxT:
+			if out.future == 0 {
+				out.firstFuture = t
+			}
+			out.future++
+		default:
+			b.samples = append(b.samples, telemetry.Sample{Labels: ls, T: t, V: val})
+		}
+	}
+	out.finish(b, idx, ls, skew)
+}
+
 // finish records the series as accepted, or rejected with a reason naming
 // what was refused and that the rest was kept.
 func (o *seriesOutcome) finish(b *batch, idx int, ls telemetry.Labels, skew time.Duration) {
@@ -281,31 +313,7 @@ func (d *decoder) seriesV1(ts []byte, idx int, b *batch, maxT int64, skew time.D
 		d.series.put(key, ls, int64(24+len(ls)*32))
 	}
 
-	var out seriesOutcome
-	out.total = nSamples
-	for off := max(samplesAt, 0); samplesAt >= 0 && off < len(ts); {
-		num, typ, n := protowire.ConsumeTag(ts[off:])
-		off += n
-		if num != tsSamples {
-			off += protowire.ConsumeFieldValue(num, typ, ts[off:])
-			continue
-		}
-		v, m := protowire.ConsumeBytes(ts[off:])
-		off += m
-		t, val, ok := parseSample(v)
-		switch {
-		case !ok:
-			out.malformed++
-		case maxT != 0 && t > maxT:
-			if out.future == 0 {
-				out.firstFuture = t
-			}
-			out.future++
-		default:
-			b.samples = append(b.samples, telemetry.Sample{Labels: ls, T: t, V: val})
-		}
-	}
-	out.finish(b, idx, ls, skew)
+	appendSamples(b, ts, tsSamples, samplesAt, nSamples, idx, ls, maxT, skew)
 }
 
 // parseLabelsV1 decodes and validates the concatenated TimeSeries.labels

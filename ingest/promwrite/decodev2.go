@@ -176,29 +176,5 @@ func (d *decoder) seriesV2(ts []byte, idx int, b *batch, maxT int64, skew time.D
 		return
 	}
 
-	var out seriesOutcome
-	out.total = nSamples
-	for off := max(samplesAt, 0); samplesAt >= 0 && off < len(ts); {
-		num, typ, n := protowire.ConsumeTag(ts[off:])
-		off += n
-		if num != v2Samples {
-			off += protowire.ConsumeFieldValue(num, typ, ts[off:])
-			continue
-		}
-		v, m := protowire.ConsumeBytes(ts[off:])
-		off += m
-		t, val, ok := parseSample(v)
-		switch {
-		case !ok:
-			out.malformed++
-		case maxT != 0 && t > maxT:
-			if out.future == 0 {
-				out.firstFuture = t
-			}
-			out.future++
-		default:
-			b.samples = append(b.samples, telemetry.Sample{Labels: ls, T: t, V: val})
-		}
-	}
-	out.finish(b, idx, ls, skew)
+	appendSamples(b, ts, v2Samples, samplesAt, nSamples, idx, ls, maxT, skew)
 }

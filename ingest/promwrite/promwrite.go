@@ -232,7 +232,7 @@ func (r *Receiver) serveWrite(w http.ResponseWriter, req *http.Request) {
 		r.metrics.duration.Observe(time.Since(start).Seconds())
 	}()
 	fail := func(err error, status int) {
-		code = statusOf(err, status)
+		code = ingest.ErrorStatus(err, status)
 		ingest.WriteError(w, err, status)
 	}
 
@@ -302,16 +302,4 @@ func (r *Receiver) deliver(ctx context.Context, samples []telemetry.Sample) erro
 		samples = samples[n:]
 	}
 	return nil
-}
-
-// statusOf is the status ingest.WriteError answers for err.
-func statusOf(err error, status int) int {
-	var be *ingest.BodyError
-	switch {
-	case errors.Is(err, ingest.ErrBackpressure):
-		return http.StatusTooManyRequests
-	case errors.As(err, &be):
-		return be.Status
-	}
-	return status
 }

@@ -2,7 +2,6 @@ package syslog
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"time"
 
@@ -95,7 +94,13 @@ func (b *batcher) flush(batch []telemetry.LogRecord) {
 		return
 	}
 	start := time.Now()
-	err := deliver(b.ctx, b.sink, batch, b.m)
+	// Retried on ErrBackpressure with a growing backoff until ctx is done.
+	// Other errors are returned at once: the records cannot be re-read from
+	// a socket, so retrying a failing sink would only stall every sender
+	// behind it.
+	err := ingest.DeliverWithRetry(b.ctx, func(ctx context.Context) error {
+		return b.sink.Logs(ctx, batch)
+	}, minBackoff, maxBackoff, b.m.backpressure.Inc)
 	b.m.flush.Observe(time.Since(start).Seconds())
 	if err == nil {
 		b.m.delivered.Add(float64(len(batch)))
@@ -107,27 +112,4 @@ func (b *batcher) flush(batch []telemetry.LogRecord) {
 	}
 	b.m.dropped.WithLabelValues(reason).Add(float64(len(batch)))
 	b.log.Warn("syslog records dropped", "records", len(batch), "reason", reason, "err", err)
-}
-
-// deliver hands batch to sink, retrying on ErrBackpressure with a growing
-// backoff until ctx is done. Other errors are returned at once: the
-// records cannot be re-read from a socket, so retrying a failing sink
-// would only stall every sender behind it.
-func deliver(ctx context.Context, sink ingest.Sink, batch []telemetry.LogRecord, m *metrics) error {
-	backoff := minBackoff
-	for {
-		err := sink.Logs(ctx, batch)
-		if err == nil || !errors.Is(err, ingest.ErrBackpressure) {
-			return err
-		}
-		m.backpressure.Inc()
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return errors.Join(err, ctx.Err())
-		case <-t.C:
-		}
-		backoff = min(2*backoff, maxBackoff)
-	}
 }

@@ -1,10 +1,9 @@
 package syslog
 
 import (
-	"errors"
-	"fmt"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vigilops/vigil/internal/promreg"
 )
 
 // Values of the kind label of vigil_ingest_syslog_received_total.
@@ -85,48 +84,29 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m.dropped.WithLabelValues(dropShutdown)
 	m.dropped.WithLabelValues(dropSinkError)
 	var err error
-	if m.received, err = register(reg, m.received); err != nil {
+	if m.received, err = promreg.Register(reg, m.received); err != nil {
 		return nil, err
 	}
-	if m.rejected, err = register(reg, m.rejected); err != nil {
+	if m.rejected, err = promreg.Register(reg, m.rejected); err != nil {
 		return nil, err
 	}
-	if m.dropped, err = register(reg, m.dropped); err != nil {
+	if m.dropped, err = promreg.Register(reg, m.dropped); err != nil {
 		return nil, err
 	}
-	if m.delivered, err = register(reg, m.delivered); err != nil {
+	if m.delivered, err = promreg.Register(reg, m.delivered); err != nil {
 		return nil, err
 	}
-	if m.backpressure, err = register(reg, m.backpressure); err != nil {
+	if m.backpressure, err = promreg.Register(reg, m.backpressure); err != nil {
 		return nil, err
 	}
-	if m.connections, err = register(reg, m.connections); err != nil {
+	if m.connections, err = promreg.Register(reg, m.connections); err != nil {
 		return nil, err
 	}
-	if m.accepted, err = register(reg, m.accepted); err != nil {
+	if m.accepted, err = promreg.Register(reg, m.accepted); err != nil {
 		return nil, err
 	}
-	if m.flush, err = register(reg, m.flush); err != nil {
+	if m.flush, err = promreg.Register(reg, m.flush); err != nil {
 		return nil, err
 	}
 	return m, nil
-}
-
-// register registers c, or returns the collector already registered under
-// its name, so that two receivers on one registry share their series
-// instead of failing.
-func register[T prometheus.Collector](reg prometheus.Registerer, c T) (T, error) {
-	if reg == nil {
-		return c, nil
-	}
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(T); ok {
-				return existing, nil
-			}
-		}
-		return c, fmt.Errorf("register metrics: %w", err)
-	}
-	return c, nil
 }

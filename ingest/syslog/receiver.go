@@ -55,7 +55,7 @@ func New(o Options) (*Receiver, error) {
 	}
 	m, err := newMetrics(o.Registerer)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("register metrics: %w", err)
 	}
 	return &Receiver{
 		opts:  o,

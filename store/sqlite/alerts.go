@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/vigilops/vigil/store"
@@ -27,25 +26,13 @@ func (db *DB) UpsertAlerts(ctx context.Context, alerts []telemetry.Alert) (err e
 			return fmt.Errorf("upsert alerts: alert %d: %w", i, err)
 		}
 	}
-	err = db.write(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO alerts
-			(fingerprint, starts_at, ends_at, updated_at, labels, annotations, generator_url)
-			VALUES (?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (fingerprint, starts_at) DO UPDATE SET
-				ends_at = excluded.ends_at,
-				annotations = excluded.annotations,
-				updated_at = excluded.updated_at`)
-		if err != nil {
-			return err
-		}
-		defer stmt.Close()
-		for _, r := range rows {
-			if _, err := stmt.ExecContext(ctx, r...); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	err = db.execEach(ctx, `INSERT INTO alerts
+		(fingerprint, starts_at, ends_at, updated_at, labels, annotations, generator_url)
+		VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (fingerprint, starts_at) DO UPDATE SET
+			ends_at = excluded.ends_at,
+			annotations = excluded.annotations,
+			updated_at = excluded.updated_at`, rows)
 	if err != nil {
 		return fmt.Errorf("upsert alerts: %w", err)
 	}
@@ -82,34 +69,18 @@ func alertRow(a *telemetry.Alert) ([]any, error) {
 // latest-inserted first, which the starts_at index delivers without a sort).
 func (db *DB) Alerts(ctx context.Context, q store.AlertQuery) (_ []telemetry.Alert, err error) {
 	defer db.metrics.observe(opAlerts, time.Now(), &err)
-	var (
-		where []string
-		args  []any
-	)
+	var f filter
 	if q.Fingerprint != 0 {
-		where = append(where, "fingerprint = ?")
-		args = append(args, int64(q.Fingerprint))
+		f.add("fingerprint = ?", int64(q.Fingerprint))
 	}
 	if !q.ActiveAt.IsZero() {
 		// Active: started at or before, and not ended by (EndsAt after) it.
 		at := boundNanos(q.ActiveAt)
-		where = append(where, "starts_at <= ? AND (ends_at IS NULL OR ends_at > ?)")
-		args = append(args, at, at)
+		f.add("starts_at <= ? AND (ends_at IS NULL OR ends_at > ?)", at, at)
 	}
-	if !q.From.IsZero() {
-		where = append(where, "starts_at >= ?")
-		args = append(args, boundNanos(q.From))
-	}
-	if !q.To.IsZero() {
-		where = append(where, "starts_at < ?")
-		args = append(args, boundNanos(q.To))
-	}
-	query := `SELECT starts_at, ends_at, updated_at, labels, annotations, generator_url FROM alerts`
-	if len(where) > 0 {
-		query += " WHERE " + strings.Join(where, " AND ")
-	}
-	query += " ORDER BY starts_at DESC, id DESC LIMIT ?"
-	args = append(args, limitOrDefault(q.Limit))
+	f.between("starts_at", q.From, q.To)
+	query, args := f.query(`SELECT starts_at, ends_at, updated_at, labels, annotations, generator_url FROM alerts`,
+		"starts_at DESC, id DESC", q.Limit)
 
 	rows, err := db.r.QueryContext(ctx, query, args...)
 	if err != nil {

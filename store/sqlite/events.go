@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/vigilops/vigil/store"
@@ -28,20 +27,8 @@ func (db *DB) AppendEvents(ctx context.Context, events []telemetry.Event) (err e
 			return fmt.Errorf("append events: event %d: %w", i, err)
 		}
 	}
-	err = db.write(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO events
-			(id, kind, time, service, summary, labels, attributes) VALUES (?, ?, ?, ?, ?, ?, ?)`)
-		if err != nil {
-			return err
-		}
-		defer stmt.Close()
-		for _, r := range rows {
-			if _, err := stmt.ExecContext(ctx, r...); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	err = db.execEach(ctx, `INSERT OR IGNORE INTO events
+		(id, kind, time, service, summary, labels, attributes) VALUES (?, ?, ?, ?, ?, ?, ?)`, rows)
 	if err != nil {
 		return fmt.Errorf("append events: %w", err)
 	}
@@ -73,32 +60,16 @@ func eventRow(e *telemetry.Event) ([]any, error) {
 // in order, so LIMIT stops early instead of sorting every match.
 func (db *DB) Events(ctx context.Context, q store.EventQuery) (_ []telemetry.Event, err error) {
 	defer db.metrics.observe(opEvents, time.Now(), &err)
-	var (
-		where []string
-		args  []any
-	)
+	var f filter
 	if q.Service != "" {
-		where = append(where, "service = ?")
-		args = append(args, q.Service)
+		f.add("service = ?", q.Service)
 	}
 	if q.Kind != "" {
-		where = append(where, "kind = ?")
-		args = append(args, string(q.Kind))
+		f.add("kind = ?", string(q.Kind))
 	}
-	if !q.From.IsZero() {
-		where = append(where, "time >= ?")
-		args = append(args, boundNanos(q.From))
-	}
-	if !q.To.IsZero() {
-		where = append(where, "time < ?")
-		args = append(args, boundNanos(q.To))
-	}
-	query := "SELECT id, kind, time, service, summary, labels, attributes FROM events"
-	if len(where) > 0 {
-		query += " WHERE " + strings.Join(where, " AND ")
-	}
-	query += " ORDER BY time DESC, rowid DESC LIMIT ?"
-	args = append(args, limitOrDefault(q.Limit))
+	f.between("time", q.From, q.To)
+	query, args := f.query("SELECT id, kind, time, service, summary, labels, attributes FROM events",
+		"time DESC, rowid DESC", q.Limit)
 
 	rows, err := db.r.QueryContext(ctx, query, args...)
 	if err != nil {

@@ -7,6 +7,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/vigilops/vigil/internal/promreg"
+
 	"github.com/vigilops/vigil/store"
 )
 
@@ -50,29 +52,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Rows deleted by retention.",
 		}),
 	}
-	if reg != nil {
-		m.ops = register(reg, m.ops)
-		m.duration = register(reg, m.duration)
-		m.pruned = register(reg, m.pruned)
-	}
+	// A process that closes and reopens its store (tests, a config reload)
+	// keeps counting into the series already registered. A clashing,
+	// differently shaped collector is not fatal: count into the
+	// unregistered one rather than fail the store over telemetry.
+	m.ops, _ = promreg.Register(reg, m.ops)
+	m.duration, _ = promreg.Register(reg, m.duration)
+	m.pruned, _ = promreg.Register(reg, m.pruned)
 	return m
-}
-
-// register registers c, or returns the collector already registered under
-// the same name: a process that closes and reopens its store (tests, a
-// config reload) keeps counting into the same series instead of failing.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
-		// A clashing, differently shaped collector: count into the
-		// unregistered one rather than fail the store over telemetry.
-	}
-	return c
 }
 
 // observe records one operation; call it deferred with the named error.
