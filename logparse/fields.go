@@ -130,7 +130,7 @@ func (p *Parser) applyKVs(rec *telemetry.LogRecord, kvs []kv, ref time.Time) boo
 				n, err := strconv.Atoi(kvs[i].val)
 				lv = telemetry.LevelUnknown
 				if err == nil {
-					lv = otelSeverity(n)
+					lv = telemetry.LevelFromSeverityNumber(n)
 				}
 			}
 			if lv != telemetry.LevelUnknown {

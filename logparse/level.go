@@ -79,25 +79,6 @@ func isUpperWord(s string) bool {
 	return true
 }
 
-// otelSeverity maps an OpenTelemetry SeverityNumber (1..24, four steps per
-// level) to a Level.
-func otelSeverity(n int) telemetry.Level {
-	switch {
-	case n >= 1 && n <= 4:
-		return telemetry.LevelTrace
-	case n >= 5 && n <= 8:
-		return telemetry.LevelDebug
-	case n >= 9 && n <= 12:
-		return telemetry.LevelInfo
-	case n >= 13 && n <= 16:
-		return telemetry.LevelWarn
-	case n >= 17 && n <= 20:
-		return telemetry.LevelError
-	case n >= 21 && n <= 24:
-		return telemetry.LevelFatal
-	}
-	return telemetry.LevelUnknown
-}
 
 // syslogSeverity maps RFC 5424 severities (PRI mod 8) to a Level.
 func syslogSeverity(sev int) telemetry.Level {

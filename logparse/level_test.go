@@ -83,8 +83,8 @@ func TestSeverityMaps(t *testing.T) {
 		9: telemetry.LevelInfo, 12: telemetry.LevelInfo, 13: telemetry.LevelWarn, 17: telemetry.LevelError,
 		21: telemetry.LevelFatal, 24: telemetry.LevelFatal, 25: telemetry.LevelUnknown}
 	for n, want := range otel {
-		if got := otelSeverity(n); got != want {
-			t.Errorf("otelSeverity(%d) = %v, want %v", n, got, want)
+		if got := telemetry.LevelFromSeverityNumber(n); got != want {
+			t.Errorf("telemetry.LevelFromSeverityNumber(%d) = %v, want %v", n, got, want)
 		}
 	}
 	sys := []telemetry.Level{telemetry.LevelFatal, telemetry.LevelFatal, telemetry.LevelFatal, telemetry.LevelError,
