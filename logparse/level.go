@@ -79,7 +79,6 @@ func isUpperWord(s string) bool {
 	return true
 }
 
-
 // syslogSeverity maps RFC 5424 severities (PRI mod 8) to a Level.
 func syslogSeverity(sev int) telemetry.Level {
 	switch sev {
