@@ -145,6 +145,21 @@ func (c *civil) inferYear(ref time.Time, loc *time.Location) (time.Time, bool) {
 	return time.Time{}, false
 }
 
+// InferYear places a date written without a year (as in RFC 3164 syslog)
+// in a year: the latest of ref's year and its neighbours that puts it no
+// more than a day after ref. Logs describe the past, so a line from months
+// ago stays in the past, while a sender whose clock runs slightly ahead
+// across New Year still lands in the new year. The result is in UTC; loc
+// is the zone the date was written in. ok is false for impossible dates
+// (Apr 31, or Feb 29 near no leap year) and for a zero ref.
+func InferYear(month time.Month, day, hour, minute, sec, nsec int, ref time.Time, loc *time.Location) (t time.Time, ok bool) {
+	if ref.IsZero() {
+		return time.Time{}, false
+	}
+	c := civil{month: int(month), day: day, hour: hour, min: minute, sec: sec, nsec: nsec}
+	return c.inferYear(ref, loc)
+}
+
 // inferDate places a time of day on the day (of ref's, the day before or the
 // day after) that puts it closest to ref.
 func (c *civil) inferDate(ref time.Time, loc *time.Location) (time.Time, bool) {

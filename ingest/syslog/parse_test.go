@@ -127,7 +127,7 @@ func TestParse(t *testing.T) {
 			name:    "3164 rfc example",
 			raw:     "<34>Oct 11 22:14:15 mymachine su: 'su root' failed for lonvick on /dev/pts/8",
 			format:  Format3164,
-			time:    time.Date(2024, 10, 11, 22, 14, 15, 0, time.UTC), // nearer than 2023-10-11
+			time:    time.Date(2023, 10, 11, 22, 14, 15, 0, time.UTC), // logs describe the past: not 2024-10-11, which is months ahead
 			service: "su",
 			labels:  telemetry.LabelsFromStrings("app", "su", "facility", "auth", "host", "mymachine", "severity", "crit"),
 			level:   telemetry.LevelFatal,
@@ -292,6 +292,8 @@ func TestInferYear(t *testing.T) {
 			"Dec 31 23:59:58 h a: m", time.UTC, time.Date(2024, 12, 31, 23, 59, 58, 0, time.UTC)},
 		{"new year line from a clock ahead, read on dec 31", time.Date(2024, 12, 31, 23, 59, 0, 0, time.UTC),
 			"Jan  1 00:00:01 h a: m", time.UTC, time.Date(2025, 1, 1, 0, 0, 1, 0, time.UTC)},
+		{"a line from months ago stays in the past", time.Date(2024, 6, 15, 12, 0, 0, 0, time.UTC),
+			"Oct 11 08:00:00 h a: m", time.UTC, time.Date(2023, 10, 11, 8, 0, 0, 0, time.UTC)},
 		{"same day", received, "Jun 15 11:00:00 h a: m", time.UTC, time.Date(2024, 6, 15, 11, 0, 0, 0, time.UTC)},
 		{"feb 29 read in a non-leap year", time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC),
 			"Feb 29 12:00:00 h a: m", time.UTC, time.Date(2024, 2, 29, 12, 0, 0, 0, time.UTC)},

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/vigilops/vigil/logparse"
 )
 
 // parse3164 reads what follows the PRI (hasPRI false: there was none) in
@@ -188,30 +190,11 @@ func parseBSDTime(s string, received time.Time, loc *time.Location) (time.Time, 
 	return t, i, ok
 }
 
-// inferYear places a year-less date in the year (the receive time's, the
-// one before or the one after) that puts it nearest to received. A
-// "Dec 31 23:59:59" line received just after midnight on January 1st lands
-// in the old year; a "Jan  1 00:00:01" line from a sender whose clock runs a
-// little ahead, received on December 31st, lands in the new one. Feb 29 is
-// only valid in leap years, so it goes to the nearest leap year among them.
+// inferYear places a year-less date the way logparse does for every other
+// source, so that a line gets the same time whichever way it arrived.
 func inferYear(month time.Month, day, hour, minute, sec, nsec int, received time.Time, loc *time.Location) (time.Time, bool) {
-	y := received.In(loc).Year()
-	var best time.Time
-	var bestDist time.Duration
-	for _, cy := range [3]int{y - 1, y, y + 1} {
-		t := time.Date(cy, month, day, hour, minute, sec, nsec, loc)
-		if t.Month() != month || t.Day() != day {
-			continue // Feb 29 outside a leap year, or Apr 31
-		}
-		d := t.Sub(received)
-		if d < 0 {
-			d = -d
-		}
-		if best.IsZero() || d < bestDist {
-			best, bestDist = t, d
-		}
-	}
-	return best, !best.IsZero()
+	t, ok := logparse.InferYear(month, day, hour, minute, sec, nsec, received, loc)
+	return t.In(loc), ok
 }
 
 // digits reads between min and max decimal digits at s[i:].
