@@ -1,0 +1,295 @@
+package detect
+
+import (
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// BaselineLevel says which history an Estimate was drawn from.
+type BaselineLevel uint8
+
+// Baseline levels, from the most specific to the fallback.
+const (
+	BaselineNone       BaselineLevel = iota // not enough history anywhere
+	BaselineHourOfWeek                      // the same hour on the same weekday
+	BaselineHourOfDay                       // the same hour on any day
+	BaselineAllHours                        // the most recent values at any hour
+)
+
+// String names the level in words used by explanations.
+func (l BaselineLevel) String() string {
+	switch l {
+	case BaselineHourOfWeek:
+		return "at this hour on this weekday"
+	case BaselineHourOfDay:
+		return "at this hour"
+	case BaselineAllHours:
+		return "recently"
+	}
+	return "without history"
+}
+
+// BaselineOptions sizes a Baseline. Every bucket keeps a bounded ring of its
+// most recent values, so memory per series is fixed whatever the stream.
+type BaselineOptions struct {
+	// WeekBucket, DayBucket and AllBucket are the ring sizes of the
+	// hour-of-week (168), hour-of-day (24) and all-hours (1) buckets.
+	WeekBucket, DayBucket, AllBucket int
+	// MinSamples is the history a bucket needs before it is trusted;
+	// below it the next, coarser level answers.
+	MinSamples int
+	// Location sets the hours and weekdays; nil means UTC.
+	Location *time.Location
+}
+
+// DefaultBaselineOptions suits per-minute values: a day bucket holds about
+// one hour's minutes, the all-hours ring the last two hours.
+func DefaultBaselineOptions() BaselineOptions {
+	return BaselineOptions{WeekBucket: 32, DayBucket: 64, AllBucket: 128, MinSamples: 30}
+}
+
+func (o *BaselineOptions) validate() {
+	d := DefaultBaselineOptions()
+	if o.WeekBucket <= 0 {
+		o.WeekBucket = d.WeekBucket
+	}
+	if o.DayBucket <= 0 {
+		o.DayBucket = d.DayBucket
+	}
+	if o.AllBucket <= 0 {
+		o.AllBucket = d.AllBucket
+	}
+	if o.MinSamples <= 0 {
+		o.MinSamples = d.MinSamples
+	}
+	if o.MinSamples > o.AllBucket {
+		o.MinSamples = o.AllBucket
+	}
+}
+
+// Baseline is a robust seasonal baseline learned online: values are kept in
+// hour-of-week × hour-of-day × all-hours buckets of bounded rings, and an
+// Estimate is the median and MAD of the most specific bucket with enough
+// history. Median and MAD ignore up to half of a bucket being anomalous,
+// which is why no separate outlier rejection is needed for learning.
+//
+// A Baseline is not safe for concurrent use.
+type Baseline struct {
+	opts *BaselineOptions // shared between the baselines of one detector
+	week [168]*blRing
+	day  [24]*blRing
+	all  blRing
+}
+
+// NewBaseline returns an empty baseline.
+func NewBaseline(o BaselineOptions) *Baseline {
+	o.validate()
+	return newBaselineShared(&o)
+}
+
+func newBaselineShared(o *BaselineOptions) *Baseline {
+	return &Baseline{opts: o, all: blRing{v: make([]float64, 0, o.AllBucket)}}
+}
+
+func (b *Baseline) slots(t time.Time) (int, int) {
+	if b.opts.Location != nil {
+		t = t.In(b.opts.Location)
+	} else {
+		t = t.UTC()
+	}
+	h := t.Hour()
+	return int(t.Weekday())*24 + h, h
+}
+
+// Add records value v observed at t.
+func (b *Baseline) Add(t time.Time, v float64) {
+	w, d := b.slots(t)
+	if b.week[w] == nil {
+		b.week[w] = &blRing{v: make([]float64, 0, b.opts.WeekBucket)}
+	}
+	if b.day[d] == nil {
+		b.day[d] = &blRing{v: make([]float64, 0, b.opts.DayBucket)}
+	}
+	day := t.Unix() / 86400
+	b.week[w].addOn(v, day/7)
+	b.day[d].addOn(v, day)
+	b.all.add(v)
+}
+
+// N is the number of values in the all-hours ring.
+func (b *Baseline) N() int { return len(b.all.v) }
+
+// Estimate is the usual value at some time.
+type Estimate struct {
+	Median, MAD, Mean, Min, Max float64
+	N                           int
+	Level                       BaselineLevel
+}
+
+// Sigma is the MAD scaled to a normal standard deviation.
+func (e Estimate) Sigma() float64 { return 1.4826 * e.MAD }
+
+// Estimate returns the usual value at t and false while no bucket has
+// MinSamples values. A seasonal bucket answers only once it holds values
+// from at least two days (weeks), otherwise the all-hours ring does.
+func (b *Baseline) Estimate(t time.Time) (Estimate, bool) {
+	w, d := b.slots(t)
+	min := b.opts.MinSamples
+	switch {
+	case b.week[w] != nil && len(b.week[w].v) >= min && b.week[w].days >= 2:
+		return b.week[w].estimate(BaselineHourOfWeek), true
+	case b.day[d] != nil && len(b.day[d].v) >= min && b.day[d].days >= 2:
+		return b.day[d].estimate(BaselineHourOfDay), true
+	case len(b.all.v) >= min:
+		return b.all.estimate(BaselineAllHours), true
+	}
+	return Estimate{}, false
+}
+
+// blRing is a fixed-capacity ring of the most recent values.
+type blRing struct {
+	v    []float64
+	next int
+	// days counts the distinct days (or weeks) the ring has seen values on:
+	// a seasonal bucket speaks for "this hour" only once it holds more
+	// than the current hour.
+	days    int
+	lastDay int64
+}
+
+func (r *blRing) addOn(x float64, day int64) {
+	if r.days == 0 || day != r.lastDay {
+		r.days++
+		r.lastDay = day
+	}
+	r.add(x)
+}
+
+func (r *blRing) add(x float64) {
+	if len(r.v) < cap(r.v) {
+		r.v = append(r.v, x)
+		return
+	}
+	r.v[r.next] = x
+	r.next = (r.next + 1) % len(r.v)
+}
+
+func (r *blRing) estimate(l BaselineLevel) Estimate {
+	var buf [128]float64
+	s := append(buf[:0], r.v...)
+	slices.Sort(s)
+	e := Estimate{N: len(s), Level: l, Min: s[0], Max: s[len(s)-1]}
+	var sum float64
+	for _, x := range s {
+		sum += x
+	}
+	e.Mean = sum / float64(len(s))
+	e.Median = blMedianSorted(s)
+	for i, x := range s {
+		s[i] = math.Abs(x - e.Median)
+	}
+	slices.Sort(s)
+	e.MAD = blMedianSorted(s)
+	return e
+}
+
+func blMedianSorted(s []float64) float64 {
+	n := len(s)
+	if n == 0 {
+		return 0
+	}
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// blScore maps how far past its threshold a statistic is to a score in
+// [0.5,1): exactly at the threshold it is 0.5, twice the threshold 2/3.
+func blScore(stat, threshold float64) float64 {
+	if stat <= 0 || threshold <= 0 || math.IsNaN(stat) {
+		return 0
+	}
+	if math.IsInf(stat, 1) {
+		return 1
+	}
+	s := stat / (stat + threshold)
+	return math.Min(1, math.Max(0, s))
+}
+
+// blConfidence grows with history: n values out of full.
+func blConfidence(n, full int) float64 {
+	if full <= 0 {
+		return 1
+	}
+	return math.Min(1, float64(n)/float64(full))
+}
+
+// blNum formats a number for explanations: thousands separators, at most
+// two significant decimals for small values.
+func blNum(v float64) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return strconv.FormatFloat(v, 'g', -1, 64)
+	}
+	neg := v < 0
+	if neg {
+		v = -v
+	}
+	var s string
+	switch {
+	case v >= 100 || v == math.Trunc(v):
+		s = strconv.FormatFloat(math.Round(v), 'f', 0, 64)
+		if len(s) > 3 {
+			var b strings.Builder
+			pre := len(s) % 3
+			if pre > 0 {
+				b.WriteString(s[:pre])
+			}
+			for i := pre; i < len(s); i += 3 {
+				if b.Len() > 0 {
+					b.WriteByte(',')
+				}
+				b.WriteString(s[i : i+3])
+			}
+			s = b.String()
+		}
+	case v >= 1:
+		s = strconv.FormatFloat(v, 'f', 1, 64)
+	default:
+		s = strconv.FormatFloat(v, 'g', 2, 64)
+	}
+	if neg {
+		return "-" + s
+	}
+	return s
+}
+
+// blPoissonUpper returns P(X ≥ k) for X ~ Poisson(lam), computed in log
+// space so tiny tails stay finite.
+func blPoissonUpper(k, lam float64) float64 {
+	if k <= 0 {
+		return 1
+	}
+	if lam <= 0 {
+		return 0
+	}
+	// Sum the upper tail directly from k; terms fall off fast past lam.
+	logp := k*math.Log(lam) - lam - blLogFactorial(k)
+	term, sum := 1.0, 1.0
+	for i := k + 1; i < k+1000; i++ {
+		term *= lam / i
+		sum += term
+		if term < 1e-12*sum {
+			break
+		}
+	}
+	return math.Min(1, math.Exp(logp)*sum)
+}
+
+func blLogFactorial(k float64) float64 {
+	v, _ := math.Lgamma(k + 1)
+	return v
+}

@@ -1,0 +1,200 @@
+package detect
+
+import (
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vigilops/vigil/telemetry"
+)
+
+// Names of the log-derived series. They are gauges per interval, stamped
+// with the interval's end.
+const (
+	MetricLogLines         = "log_lines_per_second"           // {service}
+	MetricLogErrorRatio    = "log_error_ratio"                // {service}: error-level lines / lines
+	MetricLogNewErrorLines = "log_new_error_lines_per_second" // {service}: error lines of templates first seen within NewWindow
+	MetricLogLatency       = "log_latency_seconds"            // {service,quantile}: durations the lines state
+)
+
+// LogMetricsOptions configures LogMetrics.
+type LogMetricsOptions struct {
+	// Interval is the window of one sample; Grace how long Tick waits for
+	// late lines before closing a window.
+	Interval, Grace time.Duration
+	// Quantiles of the durations stated by lines, as log_latency_seconds.
+	Quantiles []float64
+	// MaxLatencies bounds the durations kept per service and interval
+	// (a reservoir past it).
+	MaxLatencies int
+	// NewWindow and WarmUp: an error line is "new" when its template was
+	// first seen less than NewWindow ago and after the service's first
+	// WarmUp (before that every template is new).
+	NewWindow, WarmUp time.Duration
+	// MaxEmpty bounds the zero-throughput samples written for the empty
+	// intervals of one gap.
+	MaxEmpty int
+	// MaxTemplates bounds the first-seen times kept per service.
+	MaxTemplates int
+}
+
+// DefaultLogMetricsOptions returns 1-minute samples with p50, p90 and p99.
+func DefaultLogMetricsOptions() LogMetricsOptions {
+	return LogMetricsOptions{Interval: time.Minute, Grace: 30 * time.Second, Quantiles: []float64{0.5, 0.9, 0.99},
+		MaxLatencies: 4096, NewWindow: time.Hour, WarmUp: time.Hour, MaxEmpty: 60, MaxTemplates: 10000}
+}
+
+func (o *LogMetricsOptions) validate() {
+	d := DefaultLogMetricsOptions()
+	if o.Interval <= 0 {
+		o.Interval = d.Interval
+	}
+	if o.Grace < 0 {
+		o.Grace = 0
+	}
+	if o.Quantiles == nil {
+		o.Quantiles = d.Quantiles
+	}
+	if o.MaxLatencies <= 0 {
+		o.MaxLatencies = d.MaxLatencies
+	}
+	if o.NewWindow <= 0 {
+		o.NewWindow = d.NewWindow
+	}
+	if o.WarmUp < 0 {
+		o.WarmUp = d.WarmUp
+	}
+	if o.MaxEmpty < 0 {
+		o.MaxEmpty = d.MaxEmpty
+	}
+	if o.MaxTemplates <= 0 {
+		o.MaxTemplates = d.MaxTemplates
+	}
+}
+
+// LogMetrics turns a log stream into per-service series (throughput, error
+// ratio, new-error rate, latency quantiles from duration-like parameters
+// such as "took 35ms" or duration_ms=35), so that the metric detectors and
+// forecasts can use what only the logs say.
+//
+// Observe counts; samples of the intervals that closed come out of Tick.
+// A LogMetrics is not safe for concurrent use.
+type LogMetrics struct {
+	opts     LogMetricsOptions
+	services map[string]*lmService
+	pending  []telemetry.Sample
+}
+
+type lmService struct {
+	name                     string
+	start, first             time.Time
+	lines, errors, newErrors int
+	lat                      []float64
+	latSeen                  uint64
+	seen                     map[string]time.Time
+}
+
+// NewLogMetrics returns a LogMetrics with o, defaults filled in.
+func NewLogMetrics(o LogMetricsOptions) *LogMetrics {
+	o.validate()
+	return &LogMetrics{opts: o, services: make(map[string]*lmService)}
+}
+
+// Observe counts one line.
+func (m *LogMetrics) Observe(rec *telemetry.LogRecord) {
+	s := m.services[rec.Service]
+	if s == nil {
+		s = &lmService{name: rec.Service, start: rec.Time.Truncate(m.opts.Interval), first: rec.Time, seen: make(map[string]time.Time)}
+		m.services[rec.Service] = s
+	}
+	if !rec.Time.Before(s.start.Add(m.opts.Interval)) {
+		m.closeUntil(s, rec.Time)
+	}
+	s.lines++
+	firstSeen, known := s.seen[rec.TemplateID]
+	if !known && rec.TemplateID != "" && len(s.seen) < m.opts.MaxTemplates {
+		firstSeen, known = rec.Time, true
+		s.seen[rec.TemplateID] = rec.Time
+	}
+	if rec.Level >= telemetry.LevelError {
+		s.errors++
+		if known && firstSeen.Sub(s.first) >= m.opts.WarmUp && rec.Time.Sub(firstSeen) < m.opts.NewWindow {
+			s.newErrors++
+		}
+	}
+	if d, ok := ctLineDuration(rec.Message, rec.Fields); ok {
+		s.latSeen++
+		if len(s.lat) < m.opts.MaxLatencies {
+			s.lat = append(s.lat, d)
+		} else {
+			// Deterministic reservoir: a multiplicative hash of the count
+			// picks the slot, keeping each value with probability max/seen.
+			h := s.latSeen * 0x9E3779B97F4A7C15
+			if j := h % s.latSeen; j < uint64(len(s.lat)) {
+				s.lat[j] = d
+			}
+		}
+	}
+}
+
+// Tick closes the intervals that ended at least Grace before now and
+// returns the samples of every interval closed since the last Tick.
+func (m *LogMetrics) Tick(now time.Time) []telemetry.Sample {
+	for _, s := range m.services {
+		if !now.Before(s.start.Add(m.opts.Interval + m.opts.Grace)) {
+			m.closeUntil(s, now.Add(-m.opts.Grace))
+		}
+	}
+	out := m.pending
+	m.pending = nil
+	slices.SortStableFunc(out, func(a, b telemetry.Sample) int {
+		if a.T != b.T {
+			return int(a.T - b.T)
+		}
+		return strings.Compare(a.Labels.String(), b.Labels.String())
+	})
+	return out
+}
+
+func (m *LogMetrics) closeUntil(s *lmService, t time.Time) {
+	end := s.start.Add(m.opts.Interval)
+	if t.Before(end) {
+		return
+	}
+	m.emit(s, end)
+	next := t.Truncate(m.opts.Interval)
+	secs := m.opts.Interval.Seconds()
+	for i, at := 0, end.Add(m.opts.Interval); !at.After(next) && i < m.opts.MaxEmpty; i, at = i+1, at.Add(m.opts.Interval) {
+		m.pending = append(m.pending, m.sample(MetricLogLines, s.name, "", at, 0/secs))
+	}
+	s.start = next
+}
+
+func (m *LogMetrics) sample(name, service, quantile string, at time.Time, v float64) telemetry.Sample {
+	nv := []string{telemetry.MetricNameLabel, name, "service", service}
+	if quantile != "" {
+		nv = append(nv, "quantile", quantile)
+	}
+	return telemetry.Sample{Labels: telemetry.LabelsFromStrings(nv...), T: at.UnixMilli(), V: v}
+}
+
+func (m *LogMetrics) emit(s *lmService, end time.Time) {
+	secs := m.opts.Interval.Seconds()
+	m.pending = append(m.pending, m.sample(MetricLogLines, s.name, "", end, float64(s.lines)/secs))
+	if s.lines > 0 {
+		m.pending = append(m.pending,
+			m.sample(MetricLogErrorRatio, s.name, "", end, float64(s.errors)/float64(s.lines)),
+			m.sample(MetricLogNewErrorLines, s.name, "", end, float64(s.newErrors)/secs))
+	}
+	if len(s.lat) > 0 {
+		slices.Sort(s.lat)
+		for _, q := range m.opts.Quantiles {
+			i := int(math.Ceil(q*float64(len(s.lat)))) - 1
+			i = min(max(i, 0), len(s.lat)-1)
+			m.pending = append(m.pending, m.sample(MetricLogLatency, s.name, strconv.FormatFloat(q, 'g', -1, 64), end, s.lat[i]))
+		}
+	}
+	s.lines, s.errors, s.newErrors, s.lat, s.latSeen = 0, 0, 0, s.lat[:0], 0
+}
