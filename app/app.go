@@ -220,6 +220,12 @@ func (a *App) startAPI(ctx context.Context, cfg config.Config) error {
 	}
 	a.api = srv
 	a.registerRoutes(srv)
+	// The anomalies stage subscribes to parsed logs before the logs stage
+	// publishes any, and its cleanup (a last tick) runs after the logs
+	// stage's final flush, before the bus closes.
+	if err := a.startAnomalies(srv); err != nil {
+		return err
+	}
 	// The logs stage subscribes before the receivers start, and its
 	// cleanup (final flush and save) runs after theirs, before the bus's.
 	if err := a.startLogs(ctx, srv); err != nil {
