@@ -65,7 +65,7 @@ Start with:  vigil serve --demo`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w (see %s --help)", err, c.CommandPath())}
 	})
-	root.AddCommand(newServeCmd(), newSimCmd(), newConfigCmd(), newEvalCmd(), newLogsCmd(), newVersionCmd())
+	root.AddCommand(newServeCmd(), newSimCmd(), newConfigCmd(), newEvalCmd(), newLogsCmd(), newExplainCmd(), newVersionCmd())
 	return root
 }
 
