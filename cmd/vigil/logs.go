@@ -42,7 +42,7 @@ func newLogsCmd() *cobra.Command {
 		Use:   "logs",
 		Short: "Work with log files",
 	}
-	c.AddCommand(newLogsTemplatesCmd())
+	c.AddCommand(newLogsTemplatesCmd(), newLogsAnalyzeCmd())
 	return c
 }
 

@@ -1,0 +1,537 @@
+package main
+
+import (
+	"bufio"
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vigilops/vigil/copilot/analyst"
+	"github.com/vigilops/vigil/detect"
+	"github.com/vigilops/vigil/telemetry"
+)
+
+// Bounds of `vigil logs analyze`.
+const (
+	// maxShownAnomalies is how many anomalies the report lists.
+	maxShownAnomalies = 20
+	// maxAnomalyExamples is how many example lines are shown per anomaly.
+	maxAnomalyExamples = 3
+	// maxEvidenceLines is how many evidence lines the text report lists.
+	maxEvidenceLines = 30
+	// synthStep is the time between entries that carry no timestamp of
+	// their own, so that the detectors' windows still move.
+	synthStep = time.Second
+	// tickEvery is how much evaluation time passes between detector ticks.
+	tickEvery = time.Minute
+	// closeAfter is how far past the last entry the final tick goes, so
+	// that open windows close.
+	closeAfter = 10 * time.Minute
+	// followPoll and followSummaryEvery pace --follow.
+	followPoll         = 500 * time.Millisecond
+	followSummaryEvery = 30 * time.Second
+)
+
+// offlineAnalystNote says who wrote the summary.
+const offlineAnalystNote = "(offline analyst; no LLM configured)"
+
+func newLogsAnalyzeCmd() *cobra.Command {
+	var (
+		asJSON   bool
+		follow   bool
+		service  string
+		maxBytes int
+	)
+	c := &cobra.Command{
+		Use:   "analyze FILE|-",
+		Short: "Find what looks wrong in a log file and explain it",
+		Long: `Read a log file (- for standard input), parse, join and mine it as vigil
+serve does, run the log detectors over it (new patterns, frequency and
+error bursts, unusual parameter values, silences, unlikely sequences) and
+explain the error and warning lines with the offline analyst. Entries are
+judged at their own timestamps; entries without one are spaced a second
+apart. Print:
+
+  What looks wrong  the anomalies, highest score first (at most 20)
+  Evidence          the error and warning lines the analyst used
+  Summary           the most likely cause and what to check first
+
+The detectors learn normal from the input itself (about an hour of history),
+so a short excerpt is explained by the analyst alone.
+
+--json prints {"lines","entries","templates","anomalies":[...],
+"anomalies_total","analysis":{...}}, analysis being the analyst's report with
+line numbers of the input.
+
+-f/--follow keeps reading a growing file (every 500 ms): it prints new
+anomalies as they are found and an updated summary every 30 s while input
+arrives, and a last one on Ctrl-C.
+
+  vigil logs analyze /var/log/app.log
+  kubectl logs deploy/checkout --since 1h | vigil logs analyze - --service checkout
+  vigil logs analyze -f /var/log/app.log`,
+		Args: args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			if maxBytes < 64 {
+				return usageError{fmt.Errorf("logs analyze: --max-line-bytes %d is below 64", maxBytes)}
+			}
+			if follow && a[0] == "-" {
+				return usageError{errors.New("logs analyze: --follow needs a file, not standard input")}
+			}
+			if follow && asJSON {
+				return usageError{errors.New("logs analyze: --follow prints text; it does not combine with --json")}
+			}
+			ctx := cmd.Context()
+			if ctx == nil {
+				ctx = context.Background()
+			}
+			in, size, name, closeIn, err := openLogInput(a[0], cmd.InOrStdin())
+			if err != nil {
+				return fmt.Errorf("logs analyze: %w", err)
+			}
+			defer closeIn()
+			la, err := newLogAnalyzer(service, time.Now())
+			if err != nil {
+				return fmt.Errorf("logs analyze: %w", err)
+			}
+			lr := &lineReader{r: bufio.NewReaderSize(in, 64<<10), max: maxBytes}
+			if follow {
+				ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
+				defer stop()
+				return la.follow(ctx, lr, cmd.OutOrStdout(), maxBytes)
+			}
+			prog := newReadProgress(cmd.ErrOrStderr(), "reading "+name, size, time.Now())
+			err = la.read(ctx, lr, prog)
+			prog.done()
+			if err != nil {
+				return fmt.Errorf("logs analyze: read %s: %w", name, err)
+			}
+			la.finish()
+			rep := la.report()
+			if asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				enc.SetEscapeHTML(false) // templates are full of "<*>"
+				return enc.Encode(rep)
+			}
+			return writeAnalyzeText(cmd.OutOrStdout(), rep, maxBytes)
+		},
+	}
+	fl := c.Flags()
+	fl.BoolVar(&asJSON, "json", false, "print JSON instead of text")
+	fl.BoolVarP(&follow, "follow", "f", false, "keep reading the file as it grows (Ctrl-C to stop)")
+	fl.StringVar(&service, "service", "", "service the lines come from (a label in the output; also keys learned header layouts)")
+	fl.IntVar(&maxBytes, "max-line-bytes", defaultMaxLineBytes, "truncate longer lines to this many bytes (they are counted)")
+	return c
+}
+
+// evidenceLine is one physical line kept for the analyst.
+type evidenceLine struct {
+	n    int64 // 1-based line number in the input
+	text string
+}
+
+// logAnalyzer runs the log steps of the serve pipeline over one stream:
+// parse, join and mine (the templateMiner of `logs templates`), then the
+// log detectors; it keeps the error and warning lines for the analyst.
+type logAnalyzer struct {
+	tm       *templateMiner
+	det      *detect.LogDetectors
+	analyst  *analyst.Analyst
+	clock    time.Time // the Joiner's clock: tm.now in batch, wall time when following
+	base     time.Time // the time of the first entry when none has a timestamp
+	last     time.Time // the latest evaluation time seen
+	lastTick time.Time
+
+	anomalies []detect.Anomaly
+	// evidence holds the lines the analyst reads, at most
+	// analyst.DefaultMaxLines of the latest.
+	evidence []evidenceLine
+	// emitted counts the physical lines of the entries the Joiner has
+	// given back, so an entry's first line number is emitted+1.
+	emitted int64
+}
+
+func newLogAnalyzer(service string, now time.Time) (*logAnalyzer, error) {
+	tm, err := newTemplateMiner(service, now)
+	if err != nil {
+		return nil, err
+	}
+	seq, err := detect.NewSequenceDetector(detect.DefaultSequenceDetectorOptions())
+	if err != nil {
+		return nil, err
+	}
+	o := detect.DefaultLogDetectorsOptions()
+	o.Extra = append(o.Extra, seq)
+	an, err := analyst.New(analyst.DefaultOptions())
+	if err != nil {
+		return nil, err
+	}
+	return &logAnalyzer{
+		tm: tm, det: detect.NewLogDetectors(o), analyst: an,
+		clock: now, base: now.Truncate(time.Second),
+	}, nil
+}
+
+// read analyses every line of lr up to its end.
+func (la *logAnalyzer) read(ctx context.Context, lr *lineReader, prog *readProgress) error {
+	for {
+		line, trunc, err := lr.next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		la.push(line, trunc)
+		if la.tm.lines%progressEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if prog != nil {
+				prog.update(lr.n, la.tm.lines, time.Now())
+			}
+		}
+	}
+}
+
+func (la *logAnalyzer) push(line []byte, trunc bool) {
+	la.tm.lines++
+	if trunc {
+		la.tm.truncated++
+	}
+	rec := telemetry.LogRecord{Service: la.tm.service, Raw: string(line)}
+	la.observe(la.tm.joiner.Push(rec, la.clock))
+}
+
+// finish ends the input: pending entries are let out and the detectors'
+// windows closed.
+func (la *logAnalyzer) finish() {
+	la.observe(la.tm.joiner.Drain(la.clock))
+	if !la.last.IsZero() {
+		la.anomalies = append(la.anomalies, la.det.Tick(la.last.Add(closeAfter))...)
+	}
+}
+
+func (la *logAnalyzer) observe(recs []telemetry.LogRecord) {
+	for i := range recs {
+		rec := &recs[i]
+		first := la.emitted + 1
+		la.emitted += int64(strings.Count(rec.Raw, "\n")) + 1
+		la.tm.entries++
+		msg := rec.Message
+		if msg == "" {
+			msg = rec.Raw
+		}
+		if strings.TrimSpace(msg) == "" {
+			la.tm.blank++
+			continue
+		}
+		switch {
+		case !rec.Time.IsZero():
+		case la.last.IsZero():
+			rec.Time = la.base
+		default:
+			rec.Time = la.last.Add(synthStep)
+		}
+		if rec.Time.After(la.last) {
+			la.last = rec.Time
+		}
+		m := la.tm.miner.Add(msg)
+		rec.TemplateID = m.TemplateID
+		la.anomalies = append(la.anomalies, la.det.ObserveParams(rec, m.Template, m.Params)...)
+		if la.lastTick.IsZero() {
+			la.lastTick = la.last
+		} else if la.last.Sub(la.lastTick) >= tickEvery {
+			la.lastTick = la.last
+			la.anomalies = append(la.anomalies, la.det.Tick(la.last)...)
+		}
+		// The analyst reads what may say what went wrong: warnings and
+		// worse, and lines whose level is unknown. Every line of a joined
+		// entry is kept, as the exception often sits in a later one.
+		if rec.Level >= telemetry.LevelWarn || rec.Level == telemetry.LevelUnknown {
+			for k, l := range strings.Split(rec.Raw, "\n") {
+				la.keep(evidenceLine{n: first + int64(k), text: l})
+			}
+		}
+	}
+}
+
+func (la *logAnalyzer) keep(e evidenceLine) {
+	if len(la.evidence) >= analyst.DefaultMaxLines {
+		// Keep the latest half: what went wrong most recently matters most.
+		n := copy(la.evidence, la.evidence[len(la.evidence)/2:])
+		clear(la.evidence[n:])
+		la.evidence = la.evidence[:n]
+	}
+	la.evidence = append(la.evidence, e)
+}
+
+// analyzeReport is the output of `vigil logs analyze`.
+type analyzeReport struct {
+	Service   string `json:"service,omitempty"`
+	Lines     int64  `json:"lines"`
+	Entries   int64  `json:"entries"`
+	Truncated int64  `json:"truncated,omitempty"`
+	Templates int    `json:"templates"`
+	// Anomalies are the highest scored, at most 20; AnomaliesTotal counts
+	// all of them.
+	Anomalies      []detect.Anomaly `json:"anomalies"`
+	AnomaliesTotal int              `json:"anomalies_total"`
+	// Analysis is the offline analyst's report; its line numbers are those
+	// of the input.
+	Analysis analyst.Report `json:"analysis"`
+	// Evidence are the lines the analysis cites, by line number.
+	Evidence []evidenceJSON `json:"evidence"`
+}
+
+type evidenceJSON struct {
+	Line int64  `json:"line"`
+	Text string `json:"text"`
+}
+
+func (la *logAnalyzer) report() analyzeReport {
+	as := slices.Clone(la.anomalies)
+	sortAnomalies(as)
+	total := len(as)
+	as = as[:min(len(as), maxShownAnomalies)]
+	for i := range as {
+		as[i].Examples = as[i].Examples[:min(len(as[i].Examples), maxAnomalyExamples)]
+	}
+	if as == nil {
+		as = []detect.Anomaly{}
+	}
+	rep, ev := la.explain()
+	return analyzeReport{
+		Service: la.tm.service, Lines: la.tm.lines, Entries: la.tm.entries, Truncated: la.tm.truncated,
+		Templates: la.tm.miner.Len(), Anomalies: as, AnomaliesTotal: total,
+		Analysis: rep, Evidence: ev,
+	}
+}
+
+// sortAnomalies orders by score, highest first, then by time.
+func sortAnomalies(as []detect.Anomaly) {
+	slices.SortStableFunc(as, func(a, b detect.Anomaly) int {
+		if c := cmp.Compare(b.Score, a.Score); c != 0 {
+			return c
+		}
+		return a.Start.Compare(b.Start)
+	})
+}
+
+// explain runs the analyst over the kept lines and turns its line numbers
+// (positions in what it read) into line numbers of the input. It returns
+// the cited lines too.
+func (la *logAnalyzer) explain() (analyst.Report, []evidenceJSON) {
+	texts := make([]string, len(la.evidence))
+	for i, e := range la.evidence {
+		texts[i] = e.text
+	}
+	rep := la.analyst.Explain(texts)
+	cited := map[int64]string{}
+	remap := func(ns []int) []int {
+		out := make([]int, 0, len(ns))
+		for _, n := range ns {
+			if n < 1 || n > len(la.evidence) {
+				continue
+			}
+			e := la.evidence[n-1]
+			cited[e.n] = e.text
+			out = append(out, int(e.n))
+		}
+		return out
+	}
+	at := func(n int) int {
+		if n < 1 || n > len(la.evidence) {
+			return n
+		}
+		return int(la.evidence[n-1].n)
+	}
+	rep.Findings = slices.Clone(rep.Findings)
+	for i := range rep.Findings {
+		f := &rep.Findings[i]
+		f.FirstLine = at(f.FirstLine)
+		f.Lines = remap(f.Lines)
+		f.Related = slices.Clone(f.Related)
+		for k := range f.Related {
+			r := &f.Related[k]
+			r.FirstLine = at(r.FirstLine)
+			r.Lines = remap(r.Lines)
+		}
+	}
+	// The summary and explanations cite lines as the analyst numbered them: "(first at
+	// line N" and "(line N)".
+	renumber := func(s string) string {
+		return analystLineRef.ReplaceAllStringFunc(s, func(m string) string {
+			sub := analystLineRef.FindStringSubmatch(m)
+			n, err := strconv.Atoi(sub[2])
+			if err != nil {
+				return m
+			}
+			return sub[1] + strconv.Itoa(at(n))
+		})
+	}
+	rep.Summary = renumber(rep.Summary)
+	for i := range rep.Findings {
+		rep.Findings[i].Explanation = renumber(rep.Findings[i].Explanation)
+	}
+	ev := make([]evidenceJSON, 0, len(cited))
+	for n, t := range cited {
+		ev = append(ev, evidenceJSON{Line: n, Text: t})
+	}
+	slices.SortFunc(ev, func(a, b evidenceJSON) int { return cmp.Compare(a.Line, b.Line) })
+	return rep, ev
+}
+
+// analystLineRef finds the line references in an analyst's summary.
+var analystLineRef = regexp.MustCompile(`(\(first at line |\(line )([0-9]+)`)
+
+func writeAnalyzeText(w io.Writer, rep analyzeReport, maxBytes int) error {
+	bw := bufio.NewWriter(w)
+	fmt.Fprintln(bw, "What looks wrong")
+	if len(rep.Anomalies) == 0 {
+		fmt.Fprintln(bw, "  No anomalies: nothing departs from what the detectors learned. They learn")
+		fmt.Fprintln(bw, "  normal from the input itself (about an hour of history), so a short excerpt")
+		fmt.Fprintln(bw, "  is judged by the analyst alone (see Summary).")
+	}
+	writeAnomalies(bw, rep.Anomalies, 0)
+	if rep.AnomaliesTotal > len(rep.Anomalies) {
+		fmt.Fprintf(bw, "  (%d more anomalies with lower scores not shown)\n", rep.AnomaliesTotal-len(rep.Anomalies))
+	}
+	fmt.Fprintln(bw)
+	writeEvidenceAndSummary(bw, rep)
+	fmt.Fprintf(bw, "\n%d lines, %d entries, %d templates, %d anomalies\n", rep.Lines, rep.Entries, rep.Templates, rep.AnomaliesTotal)
+	if rep.Truncated > 0 {
+		fmt.Fprintf(bw, "%d lines longer than %d bytes were truncated\n", rep.Truncated, maxBytes)
+	}
+	return bw.Flush()
+}
+
+// writeAnomalies lists anomalies, numbered from from+1.
+func writeAnomalies(w io.Writer, as []detect.Anomaly, from int) {
+	for i, a := range as {
+		fmt.Fprintf(w, "  %d. %s", from+i+1, a.Type)
+		if a.Service != "" {
+			fmt.Fprintf(w, " in %s", a.Service)
+		}
+		fmt.Fprintf(w, " (score %.2f, confidence %.2f) at %s\n", a.Score, a.Confidence, a.Start.Format(time.RFC3339))
+		if a.Template != "" {
+			fmt.Fprintf(w, "     template: %s\n", a.Template)
+		} else if a.TemplateID != "" {
+			fmt.Fprintf(w, "     template: %s\n", a.TemplateID)
+		}
+		if a.Explanation != "" {
+			fmt.Fprintf(w, "     %s\n", a.Explanation)
+		}
+		for _, ex := range a.Examples[:min(len(a.Examples), maxAnomalyExamples)] {
+			fmt.Fprintf(w, "     e.g. %s\n", oneLine(ex))
+		}
+	}
+}
+
+func writeEvidenceAndSummary(w io.Writer, rep analyzeReport) {
+	fmt.Fprintln(w, "Evidence")
+	if len(rep.Evidence) == 0 {
+		fmt.Fprintln(w, "  No error or warning line matched a known failure.")
+	}
+	for _, e := range rep.Evidence[:min(len(rep.Evidence), maxEvidenceLines)] {
+		fmt.Fprintf(w, "  line %d: %s\n", e.Line, e.Text)
+	}
+	if len(rep.Evidence) > maxEvidenceLines {
+		fmt.Fprintf(w, "  (%d more lines not shown)\n", len(rep.Evidence)-maxEvidenceLines)
+	}
+	a := rep.Analysis
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Summary "+offlineAnalystNote)
+	fmt.Fprintf(w, "  %s\n", a.Summary)
+	if a.Cause != "" {
+		fmt.Fprintf(w, "  Cause: %s (confidence %.2f)\n", a.Cause, a.Confidence)
+	}
+	if len(a.NextSteps) > 0 {
+		fmt.Fprintln(w, "  Next steps:")
+		for _, s := range a.NextSteps {
+			fmt.Fprintf(w, "    - %s\n", s)
+		}
+	}
+}
+
+// follow analyses what lr holds, then keeps polling it for appended lines
+// until ctx ends. New anomalies are printed as found; the summary is
+// printed at the start, every followSummaryEvery while input arrives, and
+// at the end. The Joiner runs on the wall clock here, so an entry is let
+// out once no continuation line has come for its timeout.
+//
+// A line being written when a poll reads it may be read in two pieces.
+func (la *logAnalyzer) follow(ctx context.Context, lr *lineReader, w io.Writer, maxBytes int) error {
+	shown := 0
+	flushNew := func() {
+		if len(la.anomalies) > shown {
+			fresh := slices.Clone(la.anomalies[shown:])
+			sortAnomalies(fresh)
+			fmt.Fprintln(w, "What looks wrong (new)")
+			writeAnomalies(w, fresh, shown)
+			shown = len(la.anomalies)
+		}
+	}
+	summary := func() error {
+		fmt.Fprintln(w)
+		writeEvidenceAndSummary(w, la.report())
+		_, err := fmt.Fprintf(w, "(%d lines, %d entries, %d templates, %d anomalies so far)\n\n", la.tm.lines, la.tm.entries, la.tm.miner.Len(), len(la.anomalies))
+		return err
+	}
+	readAll := func() (int64, error) {
+		before := la.tm.lines
+		la.clock = time.Now()
+		err := la.read(ctx, lr, nil)
+		la.observe(la.tm.joiner.Flush(time.Now()))
+		if !la.last.IsZero() {
+			la.anomalies = append(la.anomalies, la.det.Tick(la.last)...)
+		}
+		return la.tm.lines - before, err
+	}
+	if _, err := readAll(); err != nil && ctx.Err() == nil {
+		return fmt.Errorf("logs analyze: %w", err)
+	}
+	// What the file held at the start is complete: let its last entry out.
+	la.observe(la.tm.joiner.Drain(la.clock))
+	flushNew()
+	if err := summary(); err != nil {
+		return err
+	}
+	lastSummary, pending := time.Now(), false
+	t := time.NewTicker(followPoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			la.finish()
+			flushNew()
+			return summary()
+		case <-t.C:
+		}
+		n, err := readAll()
+		if err != nil && ctx.Err() == nil {
+			return fmt.Errorf("logs analyze: %w", err)
+		}
+		flushNew()
+		pending = pending || n > 0
+		if pending && time.Since(lastSummary) >= followSummaryEvery {
+			if err := summary(); err != nil {
+				return err
+			}
+			lastSummary, pending = time.Now(), false
+		}
+	}
+}
