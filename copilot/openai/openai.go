@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/vigilops/vigil/copilot"
+	"github.com/vigilops/vigil/copilot/redact"
 )
 
 var _ copilot.Provider = (*Client)(nil)
@@ -97,6 +98,11 @@ type Options struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Logger receives retry notices.
 	Logger *slog.Logger
+	// Redactor scrubs secrets and personal data from every message before
+	// it is sent and maps placeholders in replies back. Redaction is always
+	// on: when nil, New builds one with redact.DefaultOptions(). Streamed
+	// deltas carry placeholders; the final Response is restored.
+	Redactor *redact.Redactor
 }
 
 // DefaultOptions returns options for OpenAI itself; set Model and a key.
@@ -180,6 +186,13 @@ func New(opts Options) (*Client, error) {
 		// would cut long streams without telling us it was a timeout.
 		hc = &http.Client{Transport: tr}
 	}
+	if opts.Redactor == nil {
+		r, err := redact.New(redact.DefaultOptions())
+		if err != nil {
+			return nil, fmt.Errorf("redactor: %w", err)
+		}
+		opts.Redactor = r
+	}
 	c := &Client{
 		opts:     opts,
 		endpoint: strings.TrimRight(opts.BaseURL, "/") + "/chat/completions",
@@ -230,6 +243,7 @@ func (c *Client) Chat(ctx context.Context, req copilot.Request) (copilot.Respons
 	if err != nil {
 		return copilot.Response{}, err
 	}
+	out = restoreResponse(c.opts.Redactor, out)
 	if c.cache != nil {
 		c.cache.add(key, out)
 	}
@@ -238,6 +252,7 @@ func (c *Client) Chat(ctx context.Context, req copilot.Request) (copilot.Respons
 
 // encode fits the messages to the budget and builds the wire body.
 func (c *Client) encode(req copilot.Request, stream bool) ([]byte, error) {
+	req = redactRequest(c.opts.Redactor, req)
 	if b := c.opts.MaxPromptTokens; b > 0 {
 		fixed := toolTokens(req.Tools)
 		if req.ResponseFormat != nil {

@@ -54,6 +54,9 @@ func (c *Client) ChatStream(ctx context.Context, req copilot.Request, fn func(co
 		out, err = a.response()
 		return err
 	})
+	if err == nil {
+		out = restoreResponse(c.opts.Redactor, out)
+	}
 	return out, err
 }
 
