@@ -67,7 +67,11 @@ func isJSONMediaType(ct string) bool {
 	if err != nil {
 		return false
 	}
-	return mt == "application/json" || (strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))
+	// curl -d sends application/x-www-form-urlencoded unless told
+	// otherwise; the body is still parsed as JSON (and refused with 400 if
+	// it is not), so that the commands people type first just work.
+	return mt == "application/json" || mt == "application/x-www-form-urlencoded" ||
+		(strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))
 }
 
 // decodeJSONValue decodes data, exactly one JSON value, into v. Its error

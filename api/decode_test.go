@@ -50,7 +50,9 @@ func TestDecodeJSON(t *testing.T) {
 		{name: "unknown field", body: `{"nmae":"a"}`, status: 400, message: []string{`unknown field "nmae"`}},
 		{name: "trailing data", body: `{"name":"a"} {"name":"b"}`, status: 400, message: []string{"unexpected data after the JSON value", "column 14"}},
 		{name: "text/plain", body: `{}`, contentType: "text/plain", status: 415, message: []string{`"text/plain"`}},
-		{name: "form", body: `a=b`, contentType: "application/x-www-form-urlencoded", status: 415},
+		// curl -d's default type: the body is read as JSON all the same.
+		{name: "form type, JSON body", body: `{"name":"a"}`, contentType: "application/x-www-form-urlencoded", status: 0},
+		{name: "form type, form body", body: `a=b`, contentType: "application/x-www-form-urlencoded", status: 400, message: []string{"malformed JSON"}},
 		{name: "bad media type", body: `{}`, contentType: "application/", status: 415},
 		{name: "too large", body: `{"name":"` + strings.Repeat("a", 100) + `"}`, limit: 50, status: 413, message: []string{"50 bytes"}},
 	}
