@@ -29,6 +29,10 @@ type ContentOptions struct {
 	Z, OutsideRange float64
 	// Window is the ring of recent values per numeric slot.
 	Window int
+	// MinNumericAge: a numeric slot is judged only once its first value
+	// is this old (evaluation time): a heavy tail shows its rare slow
+	// values over hours, not over the first hundred lines.
+	MinNumericAge time.Duration
 	// MaxTemplates and MaxFields bound the state per service and per
 	// template.
 	MaxTemplates, MaxFields int
@@ -39,7 +43,7 @@ type ContentOptions struct {
 // the range of the last 128 values.
 func DefaultContentOptions() ContentOptions {
 	return ContentOptions{MaxCardinality: 10, MinCategorical: 200, MinNumeric: 100, Z: 6, OutsideRange: 1.5,
-		Window: 128, MaxTemplates: 2000, MaxFields: 32}
+		Window: 128, MaxTemplates: 2000, MaxFields: 32, MinNumericAge: 6 * time.Hour}
 }
 
 func (o *ContentOptions) validate() {
@@ -61,6 +65,9 @@ func (o *ContentOptions) validate() {
 	}
 	if o.Window <= 0 {
 		o.Window = d.Window
+	}
+	if o.MinNumericAge < 0 {
+		o.MinNumericAge = d.MinNumericAge
 	}
 	if o.MinNumeric > o.Window {
 		o.MinNumeric = o.Window
@@ -128,6 +135,7 @@ type ctNumeric struct {
 	// than the ring does; longAt is when it was last lowered.
 	longMax float64
 	longAt  time.Time
+	since   time.Time // first value
 }
 
 var _ LogDetector = (*ContentDetector)(nil)
@@ -242,7 +250,8 @@ func (d *ContentDetector) slot(rec *telemetry.LogRecord, t *ctTemplate, s *ctSlo
 		if i := slices.Index(s.vals, v); i >= 0 {
 			s.counts[i]++
 		} else {
-			if s.n > o.MinCategorical && s.sinceNew > o.MinCategorical/2 && len(s.vals) <= o.MaxCardinality && ctSettled(s.counts, s.n) {
+			if s.n > o.MinCategorical && s.sinceNew > o.MinCategorical/2 && len(s.vals) <= o.MaxCardinality && ctSettled(s.counts, s.n) &&
+				!ctOpenSet(s.vals, v) {
 				a = d.newValue(rec, t, s, v, kind, name)
 				fired = true
 			}
@@ -276,7 +285,7 @@ func (d *ContentDetector) slot(rec *telemetry.LogRecord, t *ctTemplate, s *ctSlo
 		return a, fired
 	}
 	if s.num == nil {
-		s.num = &ctNumeric{ring: blRing{v: make([]float64, 0, o.Window)}}
+		s.num = &ctNumeric{ring: blRing{v: make([]float64, 0, o.Window)}, since: rec.Time}
 		s.unit = strings.Clone(unit)
 	}
 	if unit != s.unit {
@@ -289,7 +298,7 @@ func (d *ContentDetector) slot(rec *telemetry.LogRecord, t *ctTemplate, s *ctSlo
 	}
 	y := ctLog(x)
 	num := s.num
-	if !fired && s.overflow && len(num.ring.v) >= o.MinNumeric {
+	if !fired && s.overflow && len(num.ring.v) >= o.MinNumeric && rec.Time.Sub(num.since) >= o.MinNumericAge {
 		// Sorting is the cost here: refresh the estimate only when this
 		// value may be an outlier against the cached one, or now and then.
 		margin := math.Log(o.OutsideRange)
@@ -366,8 +375,66 @@ func ctSettled(counts []int, n int) bool {
 	return float64(ones)/float64(n) < 0.005
 }
 
+// ctOpenSet reports whether a new value v of a slot with values vals
+// belongs to a set that is open by nature, so that a value not seen yet
+// is no news: plain numbers among plain numbers (a quantity or a code:
+// the numeric judgement and the rate detectors speak for those) and
+// identifiers among identifiers (checksums, hashes, ids).
+func ctOpenSet(vals []string, v string) bool {
+	for _, kind := range [...]func(string) bool{ctPlainNumber, ctIdentifier} {
+		if kind(v) && !slices.ContainsFunc(vals, func(u string) bool { return !kind(u) }) {
+			return true
+		}
+	}
+	return false
+}
+
+// ctPlainNumber: an optional sign, digits, at most one point.
+func ctPlainNumber(v string) bool {
+	_, err := strconv.ParseFloat(v, 64)
+	return err == nil && v != "" && !strings.ContainsAny(v, "eEinIN")
+}
+
+// ctIdentifier: a hex word of at least 8 characters (a hash, a checksum,
+// an id), or any word of 8 or more that mixes letters and digits.
+func ctIdentifier(v string) bool {
+	return ctHexWord(v) || ctMixedWord(v)
+}
+
+func ctHexWord(v string) bool {
+	if len(v) < 8 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+func ctMixedWord(v string) bool {
+	if len(v) < 8 {
+		return false
+	}
+	letter, digit := false, false
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case c >= '0' && c <= '9':
+			digit = true
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z':
+			letter = true
+		case c == '-' || c == '_':
+		default:
+			return false
+		}
+	}
+	return letter && digit
+}
+
 // ctShape hashes v with every word that holds a digit (ids, numbers,
-// hex) masked, without allocating.
+// hex) or is a hex word of 8 or more letters masked, without allocating.
 func ctShape(v string) uint64 {
 	const prime = 1099511628211
 	h := uint64(14695981039346656037)
@@ -382,7 +449,7 @@ func ctShape(v string) uint64 {
 			digit = digit || ctDigit(v[j])
 			j++
 		}
-		if digit {
+		if digit || ctHexWord(v[i:j]) {
 			h = (h ^ '#') * prime
 		} else {
 			for k := i; k < j; k++ {

@@ -43,6 +43,12 @@ type FrequencyOptions struct {
 	// MaxTemplates bounds the series kept per service.
 	MaxTemplates int
 	Baseline     BaselineOptions
+	// PeakHalfLife: a spike must also exceed SpikeOverMax times the
+	// series' peak count, a maximum over all of its history that halves
+	// every PeakHalfLife. A template that bursts now and then at any hour
+	// (a checkpoint, a vacuum) has shown that burst before, if not in
+	// this hour's bucket; a burst it has never come near still fires.
+	PeakHalfLife time.Duration
 }
 
 // DefaultFrequencyOptions returns the defaults: 1-minute intervals, z ≥ 6,
@@ -64,11 +70,15 @@ func DefaultFrequencyOptions() FrequencyOptions {
 		MinErrorBurst: 10,
 		MaxTemplates:  2000,
 		Baseline:      DefaultBaselineOptions(),
+		PeakHalfLife:  7 * 24 * time.Hour,
 	}
 }
 
 func (o *FrequencyOptions) validate() {
 	d := DefaultFrequencyOptions()
+	if o.PeakHalfLife <= 0 {
+		o.PeakHalfLife = d.PeakHalfLife
+	}
 	if o.Interval <= 0 {
 		o.Interval = d.Interval
 	}
@@ -144,6 +154,7 @@ type freqSeries struct {
 	count   int
 	lowRun  int
 	example string
+	peak    float64 // decaying all-time peak count, see PeakHalfLife
 }
 
 var _ LogDetector = (*FrequencyDetector)(nil)
@@ -246,6 +257,10 @@ func (d *FrequencyDetector) judge(s *freqService, id string, ser *freqSeries, st
 	o := &d.opts
 	var a Anomaly
 	fired := false
+	// Decay the peak by one interval, judge against it, then raise it.
+	ser.peak *= math.Exp2(-float64(o.Interval) / float64(o.PeakHalfLife))
+	peak := ser.peak
+	ser.peak = math.Max(ser.peak, c)
 	if e, ok := ser.base.Estimate(start); ok && ser.base.N() >= o.MinHistory {
 		lam := math.Max(e.Mean, e.Median)
 		sd := math.Max(1, math.Sqrt(lam+e.Sigma()*e.Sigma()))
@@ -260,7 +275,8 @@ func (d *FrequencyDetector) judge(s *freqService, id string, ser *freqSeries, st
 		}
 		conf := blConfidence(e.N, 2*o.MinHistory)
 		switch {
-		case z >= o.Z && c >= minCount && c >= o.SpikeRatio*lam && c > o.SpikeOverMax*e.Max:
+		case z >= o.Z && c >= minCount && c >= o.SpikeRatio*lam && c > o.SpikeOverMax*e.Max &&
+			c > o.SpikeOverMax*peak:
 			typ := TypeFrequency
 			if errs {
 				typ = TypeErrorBurst

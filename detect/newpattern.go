@@ -23,12 +23,31 @@ type NewPatternOptions struct {
 	// MaxTemplates bounds the templates remembered per service; past it new
 	// templates are neither remembered nor reported.
 	MaxTemplates int
+	// SaturationLines: warm-up also waits until the service's template
+	// discovery has flattened, i.e. this many lines in a row brought no
+	// new template. Once warm, a service stays warm.
+	SaturationLines int
+	// MaxNovelty: a new template is reported only while the Good–Turing
+	// estimate of the chance that a line shows a template never seen
+	// before, (templates seen exactly once) / (lines seen), is at most
+	// this. A service that keeps shedding one-off templates makes one
+	// more unsurprising; it is learned silently.
+	MaxNovelty float64
+	// BurstLines and BurstWindow: a new template below WARN (INFO, DEBUG,
+	// unknown level) is reported only when it recurs BurstLines times
+	// within BurstWindow of its first line; a new WARN or worse reports
+	// on its first line.
+	BurstLines  int
+	BurstWindow time.Duration
 }
 
-// DefaultNewPatternOptions returns a 1h / 200-line warm-up, a 1h rarity
-// window and 10,000 templates per service.
+// DefaultNewPatternOptions returns a 1h / 200-line warm-up that also waits
+// for 2,000 lines without a new template, a 1h rarity window, 10,000
+// templates per service, a novelty ceiling of 1 in 2,000 lines, and INFO
+// templates reported when they recur 10 times in 10 minutes.
 func DefaultNewPatternOptions() NewPatternOptions {
-	return NewPatternOptions{WarmUp: time.Hour, WarmUpLines: 200, RecentWindow: time.Hour, MaxTemplates: 10000}
+	return NewPatternOptions{WarmUp: time.Hour, WarmUpLines: 200, RecentWindow: time.Hour, MaxTemplates: 10000,
+		SaturationLines: 2000, MaxNovelty: 1.0 / 2000, BurstLines: 10, BurstWindow: 10 * time.Minute}
 }
 
 func (o *NewPatternOptions) validate() {
@@ -45,6 +64,18 @@ func (o *NewPatternOptions) validate() {
 	if o.MaxTemplates <= 0 {
 		o.MaxTemplates = d.MaxTemplates
 	}
+	if o.SaturationLines < 0 {
+		o.SaturationLines = d.SaturationLines
+	}
+	if o.MaxNovelty <= 0 {
+		o.MaxNovelty = d.MaxNovelty
+	}
+	if o.BurstLines <= 0 {
+		o.BurstLines = d.BurstLines
+	}
+	if o.BurstWindow <= 0 {
+		o.BurstWindow = d.BurstWindow
+	}
 }
 
 // NewPatternDetector reports a template the first time a warm service
@@ -59,11 +90,27 @@ type NewPatternDetector struct {
 }
 
 type npService struct {
-	first  time.Time
-	lines  int
-	warm   bool
-	known  map[string]struct{}
-	recent []time.Time // first sightings after warm-up within RecentWindow
+	first   time.Time
+	lines   int
+	lastNew int // lines when the last new template appeared
+	warm    bool
+	known   map[string]npSeen // pattern → sightings
+	recent  []time.Time       // first sightings after warm-up within RecentWindow
+	pending map[string]*npPending
+}
+
+// npSeen is how often a pattern was seen (saturating at 2) and when first.
+type npSeen struct {
+	n  int
+	at time.Time
+}
+
+// npPending is a new low-level template waiting to show a burst.
+type npPending struct {
+	first   *telemetry.LogRecord
+	n       int
+	novelty float64 // Good–Turing estimate at its first line
+	lines   int     // service lines at its first line
 }
 
 var _ LogDetector = (*NewPatternDetector)(nil)
@@ -87,6 +134,10 @@ func (d *NewPatternDetector) Seen(service, id string) bool {
 	return ok
 }
 
+// npExceptionType is the field in which logparse puts the exception
+// class of a joined stack trace (logparse.FieldExceptionType).
+const npExceptionType = "exception.type"
+
 // npLevelWeight is the part of the score that comes from severity.
 func npLevelWeight(l telemetry.Level) float64 {
 	switch {
@@ -106,26 +157,74 @@ func npLevelWeight(l telemetry.Level) float64 {
 func (d *NewPatternDetector) Observe(rec *telemetry.LogRecord) []Anomaly {
 	s := d.services[rec.Service]
 	if s == nil {
-		s = &npService{first: rec.Time, known: make(map[string]struct{})}
+		s = &npService{first: rec.Time, known: make(map[string]npSeen), pending: make(map[string]*npPending)}
 		d.services[rec.Service] = s
 	}
 	s.lines++
-	if !s.warm && s.lines >= d.opts.WarmUpLines && rec.Time.Sub(s.first) >= d.opts.WarmUp {
+	if !s.warm && s.lines >= d.opts.WarmUpLines && rec.Time.Sub(s.first) >= d.opts.WarmUp &&
+		s.lines-s.lastNew >= d.opts.SaturationLines {
 		s.warm = true
 	}
 	if rec.TemplateID == "" {
 		return nil
 	}
-	if _, ok := s.known[rec.TemplateID]; ok {
+	// The pattern is the template, and with it the exception type when
+	// the line carries a stack trace: a template that logs a failure with
+	// the exception attached ("Checkout failed for order …") shows a new
+	// failure mode as a new exception type, not as a new template.
+	key := rec.TemplateID
+	exc := rec.Fields[npExceptionType]
+	if exc != "" {
+		key += "\x00" + exc
+	}
+	if c, ok := s.known[key]; ok {
+		if c.n == 1 {
+			s.known[key] = npSeen{2, c.at}
+		}
+		if p := s.pending[key]; p != nil {
+			if rec.Time.Sub(p.first.Time) > d.opts.BurstWindow {
+				delete(s.pending, key)
+				return nil
+			}
+			if p.n++; p.n >= d.opts.BurstLines {
+				delete(s.pending, key)
+				return d.report(s, p.first, p.lines, p.novelty, p.n, rec.Time)
+			}
+		}
 		return nil
 	}
 	if len(s.known) >= d.opts.MaxTemplates {
 		return nil
 	}
-	s.known[rec.TemplateID] = struct{}{}
-	if !s.warm {
+	// Good–Turing: the chance that the next line shows an unseen template
+	// is about the share of lines that were a template's only sighting.
+	// Sightings within the last RecentWindow are left out: they are the
+	// present, perhaps the incident itself (a release logs its startup
+	// lines, then fails), not the service's steady novelty.
+	once, cut := 0, rec.Time.Add(-d.opts.RecentWindow)
+	for _, c := range s.known {
+		if c.n == 1 && c.at.Before(cut) {
+			once++
+		}
+	}
+	novelty := float64(once) / float64(max(s.lines-1, 1))
+	s.known[key] = npSeen{1, rec.Time}
+	s.lastNew = s.lines
+	if !s.warm || novelty > d.opts.MaxNovelty {
 		return nil
 	}
+	if rec.Level < telemetry.LevelWarn {
+		if len(s.pending) < d.opts.MaxTemplates {
+			c := *rec
+			s.pending[key] = &npPending{first: &c, n: 1, novelty: novelty, lines: s.lines}
+		}
+		return nil
+	}
+	return d.report(s, rec, s.lines, novelty, 1, rec.Time)
+}
+
+// report scores and words one new template; n lines of it were seen by end.
+func (d *NewPatternDetector) report(s *npService, rec *telemetry.LogRecord, lines int, novelty float64, n int, end time.Time) []Anomaly {
 	// Forget sightings that left the window, then score.
 	cut := rec.Time.Add(-d.opts.RecentWindow)
 	i := 0
@@ -139,8 +238,16 @@ func (d *NewPatternDetector) Observe(rec *telemetry.LogRecord) []Anomaly {
 	w := npLevelWeight(rec.Level)
 	score := w * (0.6 + 0.4*rarity)
 	known := len(s.known) - 1
-	expl := "new " + rec.Level.String() + " template " + rec.TemplateID + " first seen after " +
-		blNum(float64(s.lines-1)) + " lines and " + strconv.Itoa(known) + " known templates of " + rec.Service
+	what := "template " + rec.TemplateID
+	if exc := rec.Fields[npExceptionType]; exc != "" {
+		what = "exception " + exc + " in template " + rec.TemplateID
+	}
+	expl := "new " + rec.Level.String() + " " + what + " first seen after " +
+		blNum(float64(lines-1)) + " lines and " + strconv.Itoa(known) + " known templates of " + rec.Service +
+		" (chance of a new template " + blNum(novelty*100) + "% a line)"
+	if n > 1 {
+		expl += ", " + strconv.Itoa(n) + " lines of it in " + end.Sub(rec.Time).Round(time.Second).String()
+	}
 	if others > 0 {
 		expl += " (" + strconv.Itoa(others) + " other new templates in the last " + d.opts.RecentWindow.String() + ")"
 	}
@@ -149,10 +256,20 @@ func (d *NewPatternDetector) Observe(rec *telemetry.LogRecord) []Anomaly {
 		Score: math.Min(1, score), Confidence: blConfidence(s.lines, 10*max(d.opts.WarmUpLines, 100)),
 		Explanation: expl,
 		Examples:    []string{rec.Raw},
-		Start:       rec.Time, End: rec.Time,
+		Start:       rec.Time, End: end,
 		Labels: telemetry.LabelsFromStrings("level", rec.Level.String()),
 	}}
 }
 
-// Tick implements LogDetector; new patterns are decided on arrival.
-func (d *NewPatternDetector) Tick(now time.Time) []Anomaly { return nil }
+// Tick implements LogDetector: it forgets low-level new templates whose
+// burst window passed without a burst (they stay known).
+func (d *NewPatternDetector) Tick(now time.Time) []Anomaly {
+	for _, s := range d.services {
+		for id, p := range s.pending {
+			if now.Sub(p.first.Time) > d.opts.BurstWindow {
+				delete(s.pending, id)
+			}
+		}
+	}
+	return nil
+}

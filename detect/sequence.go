@@ -3,6 +3,7 @@ package detect
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 )
 
@@ -135,6 +136,7 @@ type SequenceModel struct {
 	names    []string         // token id → event key
 	root     *ctxNode         // the empty history
 	sessions int              // sessions trained on
+	novelAt  int              // sessions trained on when a transition was last new
 	inv      invariantStats
 }
 
@@ -163,6 +165,15 @@ func (m *SequenceModel) Sessions() int {
 	return m.sessions
 }
 
+// SinceNovel returns how many sessions the model has learned since the
+// last one that brought a transition (event after event) never seen
+// before: the transition table has saturated when this is large.
+func (m *SequenceModel) SinceNovel() int {
+	m.mtx.RLock()
+	defer m.mtx.RUnlock()
+	return m.sessions - m.novelAt
+}
+
 // Train learns one normal session: its transitions, from the virtual begin
 // to the virtual end, and its event counts.
 func (m *SequenceModel) Train(seq []string) {
@@ -181,6 +192,7 @@ func (m *SequenceModel) Train(seq []string) {
 	}
 	toks = append(toks, tokEnd)
 	h := m.opts.History
+	novel := false
 	for i := 1; i < len(toks); i++ {
 		nx := toks[i]
 		n := m.root
@@ -196,11 +208,17 @@ func (m *SequenceModel) Train(seq []string) {
 				n.back[toks[i-j]] = c
 			}
 			n = c
+			if j == 1 && n.next[nx] == 0 {
+				novel = true
+			}
 			n.total++
 			n.next[nx]++
 		}
 	}
 	m.sessions++
+	if novel {
+		m.novelAt = m.sessions
+	}
 	if m.opts.Invariants {
 		m.inv.add(toks[1 : len(toks)-1])
 	}
@@ -259,6 +277,33 @@ func (m *SequenceModel) judge(toks []int32, i int) verdict {
 	return v
 }
 
+// confirm is the online detector's second look at a transition judge
+// found never seen: it stands only if the event itself has MinSupport
+// occurrences in training (where a rare event may appear is not known
+// yet) and no shorter history with MinSupport has seen it follow either
+// (a backoff that knows the step vouches for it). The caller holds mtx
+// for reading.
+func (m *SequenceModel) confirm(toks []int32, i int, v verdict) verdict {
+	if !v.anomalous || v.count != 0 {
+		return v
+	}
+	nx := toks[i]
+	if m.root.next[nx] < m.opts.MinSupport {
+		return verdict{order: v.order, support: v.support}
+	}
+	n := m.root
+	for j := 1; j < v.order && i-j >= 0 && n.back != nil; j++ {
+		n = n.back[toks[i-j]]
+		if n == nil {
+			break
+		}
+		if n.total >= m.opts.MinSupport && n.next[nx] > 0 {
+			return verdict{order: v.order, support: v.support}
+		}
+	}
+	return v
+}
+
 // tokens maps keys to ids, tokNone for keys never trained on. The caller
 // holds mtx for reading.
 func (m *SequenceModel) tokens(dst []int32, seq []string) []int32 {
@@ -275,6 +320,12 @@ func (m *SequenceModel) tokens(dst []int32, seq []string) []int32 {
 // Score judges a complete session: every event given the events before it,
 // the end of the session, and its event counts against the invariants.
 func (m *SequenceModel) Score(seq []string) SequenceResult {
+	return m.score(seq, false)
+}
+
+// score is Score; skipUnknown leaves events never trained on unflagged
+// and out of the invariants.
+func (m *SequenceModel) score(seq []string, skipUnknown bool) SequenceResult {
 	m.refreshInvariants()
 	m.mtx.RLock()
 	defer m.mtx.RUnlock()
@@ -293,10 +344,16 @@ func (m *SequenceModel) Score(seq []string) SequenceResult {
 	}
 	for i := 1; i < len(toks); i++ {
 		if toks[i] == tokNone {
+			if skipUnknown {
+				continue
+			}
 			flag(i-1, 1, fmt.Sprintf("event %q at position %d was never seen in training", seq[i-1], i-1))
 			continue
 		}
 		v := m.judge(toks, i)
+		if skipUnknown {
+			v = m.confirm(toks, i, v)
+		}
 		if v.anomalous {
 			flag(i-1, v.score, m.explain(toks, i, v))
 		} else if v.score > res.Score {
@@ -304,7 +361,11 @@ func (m *SequenceModel) Score(seq []string) SequenceResult {
 		}
 	}
 	if m.opts.Invariants {
-		if ok, reason := m.inv.check(toks[1:len(toks)-1], m.names); !ok {
+		body := toks[1 : len(toks)-1]
+		if skipUnknown {
+			body = slices.DeleteFunc(slices.Clone(body), func(t int32) bool { return t == tokNone })
+		}
+		if ok, reason := m.inv.check(body, m.names); !ok {
 			flag(len(seq), 1, reason)
 		}
 	}

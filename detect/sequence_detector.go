@@ -25,6 +25,11 @@ type SequenceDetectorOptions struct {
 	IdleTimeout time.Duration
 	// Warmup is how many sessions are learned before any is judged.
 	Warmup int
+	// Saturation: judging also waits until this many sessions in a row
+	// have been learned without a transition never seen before (the
+	// transition table has stopped growing). Once judging starts it
+	// stays on.
+	Saturation int
 	// MaxSessions bounds the open sessions; records of new sessions beyond
 	// it are left out until some close.
 	MaxSessions int
@@ -43,6 +48,7 @@ func DefaultSequenceDetectorOptions() SequenceDetectorOptions {
 		Model:            DefaultSequenceOptions(),
 		IdleTimeout:      5 * time.Minute,
 		Warmup:           1000,
+		Saturation:       3000,
 		MaxSessions:      100000,
 		MaxSessionEvents: 10000,
 		Logger:           slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -56,6 +62,8 @@ func (o *SequenceDetectorOptions) validate() error {
 	switch {
 	case o.IdleTimeout <= 0:
 		return fmt.Errorf("%w: IdleTimeout %v <= 0", ErrInvalidSequenceOptions, o.IdleTimeout)
+	case o.Saturation < 0:
+		return fmt.Errorf("%w: Saturation %d < 0", ErrInvalidSequenceOptions, o.Saturation)
 	case o.Warmup < 0:
 		return fmt.Errorf("%w: Warmup %d < 0", ErrInvalidSequenceOptions, o.Warmup)
 	case o.MaxSessions < 1:
@@ -142,6 +150,7 @@ type SequenceDetector struct {
 	mtx      sync.Mutex
 	sessions map[string]*openSession // by service + "\x00" + key
 	dropped  int
+	warm     bool // Warmup and Saturation reached
 }
 
 var _ LogDetector = (*SequenceDetector)(nil)
@@ -198,7 +207,7 @@ func (d *SequenceDetector) Observe(rec *telemetry.LogRecord) []Anomaly {
 	} else {
 		s.truncated = true
 	}
-	if s.flagged || d.model.Sessions() < d.opts.Warmup {
+	if s.flagged || !d.warmNow() {
 		return nil
 	}
 	h := d.opts.Model.History
@@ -238,22 +247,49 @@ func (d *SequenceDetector) Tick(now time.Time) []Anomaly {
 	})
 	var out []Anomaly
 	for _, s := range closed {
-		if s.flagged || s.truncated {
+		if s.truncated {
 			continue
 		}
-		if d.model.Sessions() >= d.opts.Warmup {
-			if r := d.model.Score(s.events); r.Anomalous {
+		if s.flagged {
+			// Reported once, then learned: a transition that recurs is a
+			// new normal, not an anomaly per session forever after.
+			d.model.Train(s.events)
+			continue
+		}
+		if d.warmNow() {
+			if r := d.model.scoreKnown(s.events); r.Anomalous {
 				tid := ""
 				if r.Position < len(s.events) {
 					tid = s.events[r.Position]
 				}
 				out = append(out, d.anomaly(s, tid, r.Score, r.Reason, "", s.last))
+				d.model.Train(s.events) // reported once, then learned
 				continue
 			}
 		}
 		d.model.Train(s.events)
 	}
 	return out
+}
+
+// warmNow reports whether judging has started: Warmup sessions learned
+// and the last Saturation of them brought no new transition. The caller
+// holds mtx.
+func (d *SequenceDetector) warmNow() bool {
+	if !d.warm && d.model.Sessions() >= d.opts.Warmup && d.model.SinceNovel() >= d.opts.Saturation {
+		d.warm = true
+	}
+	return d.warm
+}
+
+// scoreKnown is Score for the online detector: an event whose key the
+// model has never learned is not itself a deviation (the new-pattern
+// detector reports templates never seen), and it stays out of the count
+// invariants; the transitions around it are judged by the histories the
+// model knows. A session whose only oddity is a brand-new event is thus
+// normal, and learning it teaches the model the new event.
+func (m *SequenceModel) scoreKnown(seq []string) SequenceResult {
+	return m.score(seq, true)
 }
 
 func (d *SequenceDetector) anomaly(s *openSession, templateID string, score float64, reason, example string, end time.Time) Anomaly {
@@ -287,10 +323,12 @@ func (m *SequenceModel) checkNext(hist []string, fromStart bool, next string) (v
 	toks = m.tokens(toks, hist)
 	id, ok := m.ids[next]
 	if !ok {
-		return verdict{anomalous: true, score: 1}, fmt.Sprintf("event %q was never seen in a normal session", next)
+		// A template never learned is the new-pattern detector's finding,
+		// not a sequence anomaly; the session is judged on the rest.
+		return verdict{}, ""
 	}
 	toks = append(toks, id)
-	v := m.judge(toks, len(toks)-1)
+	v := m.confirm(toks, len(toks)-1, m.judge(toks, len(toks)-1))
 	if !v.anomalous {
 		return v, ""
 	}
