@@ -56,13 +56,15 @@ func TestAnomaliesStage(t *testing.T) {
 	// Record time ends an hour before the wall clock, so the series store
 	// keeps the samples; the detectors only ever see record time.
 	start := time.Now().Add(-3 * time.Hour).Truncate(time.Minute)
-	const warm = 240 // one line every 30s: 2h
+	// One line every 3s for 2h: the new-pattern detector warms up after an
+	// hour and 2,000 lines without a new template.
+	const warm = 2400
 	at := make([]time.Time, warm)
 	for i := range at {
-		at[i] = start.Add(time.Duration(i) * 30 * time.Second)
+		at[i] = start.Add(time.Duration(i) * 3 * time.Second)
 	}
 	publishTimed(t, a.bus, "checkout", "info", at, func(i int) string { return fmt.Sprintf("cart updated items %d", i%9) })
-	errAt := start.Add(warm * 30 * time.Second)
+	errAt := start.Add(warm * 3 * time.Second)
 	publishTimed(t, a.bus, "checkout", "error", []time.Time{errAt}, func(int) string {
 		return "database connection refused by primary"
 	})

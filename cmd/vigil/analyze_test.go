@@ -78,14 +78,15 @@ func TestLogsAnalyzeStdinJSON(t *testing.T) {
 	}
 }
 
-// steadyThenError writes two hours of one INFO template every 10 s, then a
-// new ERROR template.
+// steadyThenError writes two hours of one INFO template every 2 s (enough
+// for the new-pattern detector's warm-up: an hour and 2,000 lines with no
+// new template), then a new ERROR template.
 func steadyThenError(t *testing.T) string {
 	t.Helper()
 	var b strings.Builder
 	start := time.Date(2023, 10, 27, 10, 0, 0, 0, time.UTC)
 	ts := start
-	for ; ts.Before(start.Add(2 * time.Hour)); ts = ts.Add(10 * time.Second) {
+	for ; ts.Before(start.Add(2 * time.Hour)); ts = ts.Add(2 * time.Second) {
 		fmt.Fprintf(&b, "%s [INFO] request served in %d ms\n", ts.Format("2006-01-02 15:04:05"), 10+ts.Second()%7)
 	}
 	for i := 0; i < 5; i++ {
@@ -109,8 +110,8 @@ func TestLogsAnalyzeNewPattern(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("%v in %s", err, out)
 	}
-	if rep.Lines != 725 || rep.Templates != 2 {
-		t.Errorf("lines %d templates %d; want 725, 2", rep.Lines, rep.Templates)
+	if rep.Lines != 3605 || rep.Templates != 2 {
+		t.Errorf("lines %d templates %d; want 3605, 2", rep.Lines, rep.Templates)
 	}
 	found := false
 	for i, a := range rep.Anomalies {
@@ -132,7 +133,7 @@ func TestLogsAnalyzeNewPattern(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(txt, "new_pattern") || !strings.Contains(txt, "disk quota exceeded on volume") || !strings.Contains(txt, "line 721: ") {
+	if !strings.Contains(txt, "new_pattern") || !strings.Contains(txt, "disk quota exceeded on volume") || !strings.Contains(txt, "line 3601: ") {
 		t.Errorf("text report lacks the new pattern or its evidence:\n%s", txt)
 	}
 }
