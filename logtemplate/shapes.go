@@ -5,15 +5,15 @@ import "strings"
 // Recognisers of value shapes, used by the masker. Each one is a small
 // hand-written scanner.
 
-// valueWord reports whether w is a literal value: a boolean, null, or one
-// of the default account names (root, admin) that the Loghub-2.0
-// annotation rules always treat as parameters.
+// valueWord reports whether w is a literal value: a boolean or null. Words
+// are otherwise judged by shape, never by a vocabulary, so that no list
+// tuned to one corpus decides what is a parameter.
 func valueWord(w string) bool {
 	switch len(w) {
 	case 4:
-		return foldPrefix(w, "true") || foldPrefix(w, "null") || foldPrefix(w, "root")
+		return foldPrefix(w, "true") || foldPrefix(w, "null")
 	case 5:
-		return foldPrefix(w, "false") || foldPrefix(w, "admin")
+		return foldPrefix(w, "false")
 	}
 	return false
 }
