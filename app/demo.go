@@ -12,9 +12,9 @@ import (
 	"github.com/vigilops/vigil/api"
 	"github.com/vigilops/vigil/bus"
 	"github.com/vigilops/vigil/config"
+	"github.com/vigilops/vigil/ingest"
 	"github.com/vigilops/vigil/sim"
 	"github.com/vigilops/vigil/store"
-	"github.com/vigilops/vigil/telemetry"
 )
 
 // demoTick is how often the demo advances the simulator in real time.
@@ -83,43 +83,23 @@ func (d *demo) step(ctx context.Context, b bus.Bus, target time.Time) error {
 	d.lag = target.Sub(to)
 	d.mtx.Unlock()
 	d.simTime.Set(float64(to.Unix()))
-	return publishBatch(ctx, b, batch)
+	return publishBatch(ctx, ingest.NewBusSink(b, true), batch)
 }
 
-// publishBatch publishes a simulator batch, one message per topic and
-// service, so per-service order holds when consumers shard by key.
-func publishBatch(ctx context.Context, b bus.Bus, batch sim.Batch) error {
-	if err := publishByService(ctx, b, bus.TopicEvents, batch.Events, func(e *telemetry.Event) string { return e.Service }); err != nil {
+// publishBatch delivers a simulator batch as a stream receiver would:
+// through a blocking sink, so a full pipeline slows the simulator down
+// instead of losing its telemetry.
+func publishBatch(ctx context.Context, sink ingest.Sink, batch sim.Batch) error {
+	if err := sink.Events(ctx, batch.Events); err != nil {
 		return err
 	}
-	if err := publishByService(ctx, b, bus.TopicSamples, batch.Samples, func(s *telemetry.Sample) string { return s.Labels.Get("service") }); err != nil {
+	if err := sink.Samples(ctx, batch.Samples); err != nil {
 		return err
 	}
-	if err := publishByService(ctx, b, bus.TopicLogs, batch.Logs, func(l *telemetry.LogRecord) string { return l.Service }); err != nil {
+	if err := sink.Logs(ctx, batch.Logs); err != nil {
 		return err
 	}
-	return publishByService(ctx, b, bus.TopicAlerts, batch.Alerts, func(a *telemetry.Alert) string { return a.Labels.Get("service") })
-}
-
-func publishByService[T any](ctx context.Context, b bus.Bus, topic string, items []T, service func(*T) string) error {
-	if len(items) == 0 {
-		return nil
-	}
-	groups := map[string][]T{}
-	var order []string
-	for i := range items {
-		k := service(&items[i])
-		if _, ok := groups[k]; !ok {
-			order = append(order, k)
-		}
-		groups[k] = append(groups[k], items[i])
-	}
-	for _, k := range order {
-		if err := b.Publish(ctx, bus.Message{Topic: topic, Key: k, Value: groups[k]}); err != nil {
-			return fmt.Errorf("publish %s: %w", topic, err)
-		}
-	}
-	return nil
+	return sink.Alerts(ctx, batch.Alerts)
 }
 
 // demoStatus is the body of GET /api/v1/demo.
