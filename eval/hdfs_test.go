@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/vigilops/vigil/detect"
+
+	"github.com/vigilops/vigil/internal/datasets"
 )
 
 // TestConfusionGolden checks precision, recall and F1 on hand-computed cases.
@@ -191,36 +193,8 @@ func TestHDFSDeepLogFolder(t *testing.T) {
 	}
 }
 
-// hdfsDir finds the HDFS dataset folder like loghubDir finds Loghub-2k.
-func hdfsDir(t testing.TB) string {
-	t.Helper()
-	if d := os.Getenv("VIGIL_DATASETS"); d != "" {
-		p := filepath.Join(d, "hdfs")
-		if _, err := os.Stat(filepath.Join(p, HDFSSessionsCSV)); err != nil {
-			t.Skipf("needs the HDFS sessions: %v", err)
-		}
-		return p
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Skip(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("needs the HDFS sessions: module root not found")
-		}
-		dir = parent
-	}
-	p := filepath.Join(dir, "..", "shared", "datasets", "hdfs")
-	if _, err := os.Stat(filepath.Join(p, HDFSSessionsCSV)); err != nil {
-		t.Skipf("needs the HDFS sessions (set VIGIL_DATASETS): %v", err)
-	}
-	return p
-}
+// hdfsDir finds the HDFS dataset folder or skips.
+func hdfsDir(t testing.TB) string { return datasets.Dir(t, "hdfs") }
 
 // TestHDFS100k scores the default model on HDFS_100k's test split (run with
 // -v for the figures).

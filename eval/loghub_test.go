@@ -2,43 +2,13 @@ package eval
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"testing"
+
+	"github.com/vigilops/vigil/internal/datasets"
 )
 
-// loghubDir finds the Loghub-2k folder: $VIGIL_DATASETS/loghub-2k, else
-// ../shared/datasets/loghub-2k beside the module root. Tests that need it
-// skip when it is absent, so that `go test ./...` needs nothing but Go.
-func loghubDir(t testing.TB) string {
-	t.Helper()
-	if d := os.Getenv("VIGIL_DATASETS"); d != "" {
-		p := filepath.Join(d, "loghub-2k")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-		t.Skipf("needs the Loghub-2k datasets: %s not found", p)
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Skip(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("needs the Loghub-2k datasets: module root not found")
-		}
-		dir = parent
-	}
-	p := filepath.Join(dir, "..", "shared", "datasets", "loghub-2k")
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("needs the Loghub-2k datasets (set VIGIL_DATASETS): %s not found", p)
-	}
-	return p
-}
+// loghubDir finds the Loghub-2k folder or skips.
+func loghubDir(t testing.TB) string { return datasets.Dir(t, "loghub-2k") }
 
 // TestLoghubAccuracy needs the Loghub-2k datasets. It logs the per-system
 // figures (run with -v) and checks the targets of the default

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/vigilops/vigil/telemetry"
+
+	"github.com/vigilops/vigil/internal/datasets"
 )
 
 // loghubSystems are the LogHub 2k samples the header learner is measured
@@ -24,28 +26,6 @@ var loghubSystems = []string{
 
 // loghubFloor is the mean exact-message rate the learner must keep.
 const loghubFloor = 0.95
-
-// datasetsDir finds the shared datasets: $VIGIL_DATASETS, or ../shared/datasets
-// beside the module root.
-func datasetsDir() string {
-	if d := os.Getenv("VIGIL_DATASETS"); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		return ""
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared", "datasets")
-		}
-		up := filepath.Dir(dir)
-		if up == dir {
-			return ""
-		}
-		dir = up
-	}
-}
 
 // loghubContent reads the ground-truth message bodies by LineId.
 func loghubContent(t *testing.T, path string) map[int]string {
@@ -92,10 +72,7 @@ func loghubContent(t *testing.T, path string) map[int]string {
 // samples and learns the source's header; the second pass, scored, is
 // what every later line of the stream gets.
 func TestLoghubMessages(t *testing.T) {
-	root := filepath.Join(datasetsDir(), "loghub-2k")
-	if _, err := os.Stat(root); err != nil {
-		t.Skipf("no LogHub datasets at %s (set VIGIL_DATASETS)", root)
-	}
+	root := datasets.Dir(t, "loghub-2k")
 	now := time.Date(2024, time.October, 10, 14, 0, 0, 0, time.UTC)
 	var table []string
 	sum, n := 0.0, 0

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/vigilops/vigil/internal/datasets"
 )
 
 // loghubSystems are the labelled systems of the Loghub-2k folder.
@@ -14,38 +16,8 @@ var loghubSystems = []string{
 	"HealthApp", "Linux", "OpenSSH", "OpenStack", "Spark", "Windows",
 }
 
-// loghubDir finds the Loghub-2k folder: $VIGIL_DATASETS/loghub-2k, else
-// ../shared/datasets/loghub-2k beside the module root. Tests and benchmarks
-// that need it skip when it is absent.
-func loghubDir(tb testing.TB) string {
-	tb.Helper()
-	if d := os.Getenv("VIGIL_DATASETS"); d != "" {
-		p := filepath.Join(d, "loghub-2k")
-		if _, err := os.Stat(p); err != nil {
-			tb.Skipf("needs the Loghub-2k datasets: %v", err)
-		}
-		return p
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Skip(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Skip("needs the Loghub-2k datasets: module root not found")
-		}
-		dir = parent
-	}
-	p := filepath.Join(dir, "..", "shared", "datasets", "loghub-2k")
-	if _, err := os.Stat(p); err != nil {
-		tb.Skipf("needs the Loghub-2k datasets (set VIGIL_DATASETS): %s not found", p)
-	}
-	return p
-}
+// loghubDir finds the Loghub-2k folder or skips.
+func loghubDir(tb testing.TB) string { return datasets.Dir(tb, "loghub-2k") }
 
 // loghubContent returns the Content column of one system.
 func loghubContent(tb testing.TB, system string) []string {
