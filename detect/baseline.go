@@ -178,7 +178,7 @@ func (r *blRing) add(x float64) {
 }
 
 func (r *blRing) estimate(l BaselineLevel) Estimate {
-	var buf [128]float64
+	var buf, spare [128]float64
 	s := append(buf[:0], r.v...)
 	slices.Sort(s)
 	e := Estimate{N: len(s), Level: l, Min: s[0], Max: s[len(s)-1]}
@@ -188,12 +188,35 @@ func (r *blRing) estimate(l BaselineLevel) Estimate {
 	}
 	e.Mean = sum / float64(len(s))
 	e.Median = blMedianSorted(s)
-	for i, x := range s {
-		s[i] = math.Abs(x - e.Median)
-	}
-	slices.Sort(s)
-	e.MAD = blMedianSorted(s)
+	e.MAD = blMedianSorted(blAbsDevSorted(s, spare[:], e.Median))
 	return e
+}
+
+// blAbsDevSorted returns the sorted |x-m| of the sorted s. The deviations
+// fall towards m and rise past it, so one merge of the two runs into spare
+// sorts them; when spare is too short, or a NaN or an infinite median
+// spoils the order, they are sorted in place in s instead.
+func blAbsDevSorted(s, spare []float64, m float64) []float64 {
+	if len(s) == 0 || math.IsNaN(s[0]) || math.IsNaN(m) || math.IsInf(m, 0) || len(spare) < len(s) {
+		for i, x := range s {
+			s[i] = math.Abs(x - m)
+		}
+		slices.Sort(s)
+		return s
+	}
+	p, _ := slices.BinarySearch(s, m) // s[:p] < m <= s[p:]
+	out := spare[:len(s)]
+	i, j := p-1, p
+	for k := range out {
+		if j >= len(s) || i >= 0 && math.Abs(s[i]-m) <= math.Abs(s[j]-m) {
+			out[k] = math.Abs(s[i] - m)
+			i--
+		} else {
+			out[k] = math.Abs(s[j] - m)
+			j++
+		}
+	}
+	return out
 }
 
 func blMedianSorted(s []float64) float64 {

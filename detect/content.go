@@ -98,7 +98,12 @@ func (o *ContentOptions) validate() {
 // A ContentDetector is not safe for concurrent use.
 type ContentDetector struct {
 	opts     ContentOptions
+	margin   float64 // math.Log(opts.OutsideRange)
 	services map[string]map[string]*ctTemplate
+	// The state of the service of the last line: lines come in runs of
+	// one service, and services are never forgotten.
+	lastName string
+	last     map[string]*ctTemplate
 }
 
 type ctTemplate struct {
@@ -143,7 +148,7 @@ var _ LogDetector = (*ContentDetector)(nil)
 // NewContentDetector returns a detector with o, defaults filled in.
 func NewContentDetector(o ContentOptions) *ContentDetector {
 	o.validate()
-	return &ContentDetector{opts: o, services: make(map[string]map[string]*ctTemplate)}
+	return &ContentDetector{opts: o, margin: math.Log(o.OutsideRange), services: make(map[string]map[string]*ctTemplate)}
 }
 
 // Name implements LogDetector.
@@ -154,21 +159,25 @@ func (d *ContentDetector) Tick(now time.Time) []Anomaly { return nil }
 
 // Observe implements LogDetector with slots taken from message tokens.
 func (d *ContentDetector) Observe(rec *telemetry.LogRecord) []Anomaly {
-	return d.observe(rec, "", nil, false)
+	return d.observe(rec, "", nil, false, nil)
 }
 
 // ObserveParams is Observe with the template text and the parameters the
 // miner extracted for this line; slot i is params[i]. Use one form per
 // template: the first call for a template fixes its slot layout.
 func (d *ContentDetector) ObserveParams(rec *telemetry.LogRecord, template string, params []string) []Anomaly {
-	return d.observe(rec, template, params, true)
+	return d.observe(rec, template, params, true, nil)
 }
 
 func (d *ContentDetector) template(rec *telemetry.LogRecord, n int) *ctTemplate {
-	ts := d.services[rec.Service]
-	if ts == nil {
-		ts = make(map[string]*ctTemplate)
-		d.services[rec.Service] = ts
+	ts := d.last
+	if ts == nil || d.lastName != rec.Service {
+		ts = d.services[rec.Service]
+		if ts == nil {
+			ts = make(map[string]*ctTemplate)
+			d.services[rec.Service] = ts
+		}
+		d.lastName, d.last = rec.Service, ts
 	}
 	t := ts[rec.TemplateID]
 	if t == nil {
@@ -181,13 +190,26 @@ func (d *ContentDetector) template(rec *telemetry.LogRecord, n int) *ctTemplate 
 	return t
 }
 
-func (d *ContentDetector) observe(rec *telemetry.LogRecord, template string, params []string, withParams bool) []Anomaly {
+// observe takes the message's tokens from cut (ctCut) when it is not nil.
+func (d *ContentDetector) observe(rec *telemetry.LogRecord, template string, params []string, withParams bool, cut []ctTok) []Anomaly {
 	if rec.TemplateID == "" {
 		return nil
 	}
 	n := len(params)
-	if !withParams {
-		n = ctCountTokens(rec.Message)
+	// The message's tokens, cut once: most lines have few.
+	var tokBuf [48]string
+	var toks []string
+	if withParams {
+		cut = nil
+	}
+	if cut != nil {
+		n = len(cut)
+	} else if !withParams {
+		toks = ctTokens(rec.Message, tokBuf[:0])
+		n = len(toks)
+		if toks == nil {
+			n = ctCountTokens(rec.Message)
+		}
 	}
 	t := d.template(rec, n)
 	if t == nil {
@@ -200,9 +222,15 @@ func (d *ContentDetector) observe(rec *telemetry.LogRecord, template string, par
 	if n == t.ntok {
 		if withParams {
 			for i, p := range params {
-				if a, ok := d.slot(rec, t, &t.slots[i], p, "slot", strconv.Itoa(i)); ok {
-					out = append(out, a)
-				}
+				out = d.slot(out, rec, t, &t.slots[i], p, "slot", i, "", nil)
+			}
+		} else if cut != nil {
+			for k := range cut {
+				out = d.slot(out, rec, t, &t.slots[k], cut[k].tok, "slot", k, "", &cut[k])
+			}
+		} else if toks != nil {
+			for k, tok := range toks {
+				out = d.slot(out, rec, t, &t.slots[k], tok, "slot", k, "", nil)
 			}
 		} else {
 			for i, k := 0, 0; ; k++ {
@@ -211,9 +239,7 @@ func (d *ContentDetector) observe(rec *telemetry.LogRecord, template string, par
 					break
 				}
 				i = next
-				if a, ok := d.slot(rec, t, &t.slots[k], tok, "slot", strconv.Itoa(k)); ok {
-					out = append(out, a)
-				}
+				out = d.slot(out, rec, t, &t.slots[k], tok, "slot", k, "", nil)
 			}
 		}
 	}
@@ -229,9 +255,7 @@ func (d *ContentDetector) observe(rec *telemetry.LogRecord, template string, par
 			s = &ctSlot{}
 			t.fields[strings.Clone(k)] = s
 		}
-		if a, ok := d.slot(rec, t, s, v, "field", k); ok {
-			out = append(out, a)
-		}
+		out = d.slot(out, rec, t, s, v, "field", 0, k, nil)
 	}
 	if len(out) > 1 {
 		slices.SortFunc(out, func(x, y Anomaly) int { return strings.Compare(x.Labels.String(), y.Labels.String()) })
@@ -240,9 +264,11 @@ func (d *ContentDetector) observe(rec *telemetry.LogRecord, template string, par
 }
 
 // slot learns value v of one slot and reports it if it is unusual.
-func (d *ContentDetector) slot(rec *telemetry.LogRecord, t *ctTemplate, s *ctSlot, v, kind, name string) (Anomaly, bool) {
+// The slot's name is field for a field, else its index idx: it is only
+// needed, and so only built, when the slot reports. nt, when not nil, is
+// v already read by ctNumber.
+func (d *ContentDetector) slot(out []Anomaly, rec *telemetry.LogRecord, t *ctTemplate, s *ctSlot, v, kind string, idx int, field string, nt *ctTok) []Anomaly {
 	o := &d.opts
-	var a Anomaly
 	fired := false
 	s.n++
 	s.sinceNew++
@@ -252,7 +278,7 @@ func (d *ContentDetector) slot(rec *telemetry.LogRecord, t *ctTemplate, s *ctSlo
 		} else {
 			if s.n > o.MinCategorical && s.sinceNew > o.MinCategorical/2 && len(s.vals) <= o.MaxCardinality && ctSettled(s.counts, s.n) &&
 				!ctOpenSet(s.vals, v) {
-				a = d.newValue(rec, t, s, v, kind, name)
+				out = append(out, d.newValue(rec, t, s, v, kind, ctSlotName(kind, idx, field)))
 				fired = true
 			}
 			s.sinceNew = 0
@@ -268,7 +294,7 @@ func (d *ContentDetector) slot(rec *telemetry.LogRecord, t *ctTemplate, s *ctSlo
 		s.shapeSince++
 		if h := ctShape(v); !slices.Contains(s.shapes, h) {
 			if s.shapeN > o.MinCategorical && s.shapeSince > o.MinCategorical/2 && len(s.shapes) <= o.MaxCardinality {
-				a = d.newShape(rec, t, s, v, kind, name)
+				out = append(out, d.newShape(rec, t, s, v, kind, ctSlotName(kind, idx, field)))
 				fired = true
 			}
 			s.shapeSince = 0
@@ -280,9 +306,16 @@ func (d *ContentDetector) slot(rec *telemetry.LogRecord, t *ctTemplate, s *ctSlo
 			}
 		}
 	}
-	_, x, unit, ok := ctNumber(v)
+	var x float64
+	var unit string
+	var ok bool
+	if nt != nil {
+		x, unit, ok = nt.v, nt.unit, nt.num
+	} else {
+		_, x, unit, ok = ctNumber(v)
+	}
 	if !ok {
-		return a, fired
+		return out
 	}
 	if s.num == nil {
 		s.num = &ctNumeric{ring: blRing{v: make([]float64, 0, o.Window)}, since: rec.Time}
@@ -292,7 +325,7 @@ func (d *ContentDetector) slot(rec *telemetry.LogRecord, t *ctTemplate, s *ctSlo
 		sec, ok1 := ctDurationSeconds(x, unit)
 		base, ok2 := ctDurationSeconds(1, s.unit)
 		if !ok1 || !ok2 {
-			return a, fired
+			return out
 		}
 		x = sec / base
 	}
@@ -301,7 +334,7 @@ func (d *ContentDetector) slot(rec *telemetry.LogRecord, t *ctTemplate, s *ctSlo
 	if !fired && s.overflow && len(num.ring.v) >= o.MinNumeric && rec.Time.Sub(num.since) >= o.MinNumericAge {
 		// Sorting is the cost here: refresh the estimate only when this
 		// value may be an outlier against the cached one, or now and then.
-		margin := math.Log(o.OutsideRange)
+		margin := d.margin
 		if num.est.N == 0 || num.dirty >= 4*o.Window || y > math.Max(num.est.Max, num.longMax)+margin {
 			num.est = num.ring.estimate(BaselineAllHours)
 			num.dirty = 0
@@ -313,7 +346,8 @@ func (d *ContentDetector) slot(rec *telemetry.LogRecord, t *ctTemplate, s *ctSlo
 		// and zeros that a log scale makes look far, and a latency that
 		// falls is rarely the news.
 		if y > e.Median && z >= o.Z && y > math.Max(e.Max, num.longMax)+margin {
-			a = Anomaly{
+			name := ctSlotName(kind, idx, field)
+			out = append(out, Anomaly{
 				Type: TypeContent, Service: rec.Service, TemplateID: rec.TemplateID, Template: t.template,
 				Score: blScore(z, o.Z), Confidence: blConfidence(len(num.ring.v), o.Window),
 				Explanation: "template " + rec.TemplateID + " " + kind + " " + name + ": " + blNum(x) + s.unit + " where " +
@@ -322,8 +356,7 @@ func (d *ContentDetector) slot(rec *telemetry.LogRecord, t *ctTemplate, s *ctSlo
 				Examples: []string{rec.Raw},
 				Start:    rec.Time, End: rec.Time,
 				Labels: telemetry.LabelsFromStrings("kind", "numeric", kind, name, "value", v),
-			}
-			fired = true
+			})
 		}
 	}
 	num.ring.add(y)
@@ -333,7 +366,7 @@ func (d *ContentDetector) slot(rec *telemetry.LogRecord, t *ctTemplate, s *ctSlo
 	}
 	num.longAt = rec.Time
 	num.longMax = math.Max(y, num.longMax)
-	return a, fired
+	return out
 }
 
 func (d *ContentDetector) newValue(rec *telemetry.LogRecord, t *ctTemplate, s *ctSlot, v, kind, name string) Anomaly {
@@ -356,6 +389,15 @@ func (d *ContentDetector) newValue(rec *telemetry.LogRecord, t *ctTemplate, s *c
 		Start:    rec.Time, End: rec.Time,
 		Labels: telemetry.LabelsFromStrings("kind", "categorical", kind, name, "value", ctClip(v, 120)),
 	}
+}
+
+// ctSlotName names a slot: field for a field, else the token or
+// parameter index idx.
+func ctSlotName(kind string, idx int, field string) string {
+	if kind == "field" {
+		return field
+	}
+	return strconv.Itoa(idx)
 }
 
 // ctLongMaxHalfLife is how fast the long maximum of a numeric slot

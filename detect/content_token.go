@@ -1,6 +1,9 @@
 package detect
 
-import "strconv"
+import (
+	"strconv"
+	"strings"
+)
 
 // ctNextToken returns the next whitespace-separated token of s at or after
 // i and the index just past it; tok is empty at the end. It does not
@@ -16,9 +19,54 @@ func ctNextToken(s string, i int) (tok string, next int) {
 	return s[i:j], j
 }
 
-func ctSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+func ctSpace(c byte) bool { return ctSpaceTab[c] }
+
+var ctSpaceTab = [256]bool{' ': true, '\t': true, '\n': true, '\r': true}
 
 func ctDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// ctTok is one whitespace-separated token of a message and what ctNumber
+// makes of it.
+type ctTok struct {
+	tok, prefix, unit string
+	v                 float64
+	num               bool
+}
+
+// ctCut appends the tokens of msg to buf, each read by ctNumber, or
+// returns nil if they do not fit in its capacity. It lets the content
+// detector and the log metrics share one cut of a message.
+func ctCut(msg string, buf []ctTok) []ctTok {
+	for i := 0; ; {
+		tok, next := ctNextToken(msg, i)
+		if tok == "" {
+			return buf
+		}
+		if len(buf) == cap(buf) {
+			return nil
+		}
+		t := ctTok{tok: tok}
+		t.prefix, t.v, t.unit, t.num = ctNumber(tok)
+		buf = append(buf, t)
+		i = next
+	}
+}
+
+// ctTokens appends the whitespace-separated tokens of s to buf, or
+// returns nil if they do not fit in its capacity.
+func ctTokens(s string, buf []string) []string {
+	for i := 0; ; {
+		tok, next := ctNextToken(s, i)
+		if tok == "" {
+			return buf
+		}
+		if len(buf) == cap(buf) {
+			return nil
+		}
+		buf = append(buf, tok)
+		i = next
+	}
+}
 
 // ctCountTokens counts the whitespace-separated tokens of s.
 func ctCountTokens(s string) int {
@@ -80,11 +128,49 @@ func ctNumber(tok string) (prefix string, v float64, unit string, ok bool) {
 			return "", 0, "", false
 		}
 	}
-	f, err := strconv.ParseFloat(tok[start:j], 64)
-	if err != nil {
+	f, ok := ctParseFloat(tok[start:j])
+	if !ok {
 		return "", 0, "", false
 	}
 	return tok[:start], f, rest, true
+}
+
+// ctPow10 holds the powers of ten that float64 represents exactly.
+var ctPow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+// ctParseFloat is strconv.ParseFloat for the digits[.digits] that ctNumber
+// cuts out. When the mantissa has at most 15 digits, it is exact in a
+// float64 and so is the power of ten, so one division gives the correctly
+// rounded value, the same one ParseFloat returns; anything else goes to
+// ParseFloat.
+func ctParseFloat(s string) (float64, bool) {
+	var m uint64
+	nd, frac, dot := 0, 0, false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			m = m*10 + uint64(c-'0')
+			nd++
+			if dot {
+				frac++
+			}
+		case c == '.' && !dot:
+			dot = true
+		default:
+			nd = 100 // a sign or anything else: the slow path
+		}
+	}
+	if nd == 0 || nd > 15 || frac >= len(ctPow10) {
+		f, err := strconv.ParseFloat(s, 64)
+		return f, err == nil
+	}
+	f := float64(m)
+	if frac > 0 {
+		f /= ctPow10[frac]
+	}
+	return f, true
 }
 
 func ctLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80 }
@@ -113,15 +199,19 @@ func ctDurationKey(key string) (unit string, ok bool) {
 	for len(k) > 0 && !ctLetter(k[len(k)-1]) {
 		k = k[:len(k)-1]
 	}
-	lower := make([]byte, 0, 32)
-	for i := 0; i < len(k) && i < 32; i++ {
+	var buf [32]byte
+	n := min(len(k), len(buf))
+	for i := 0; i < n; i++ {
 		c := k[i]
 		if c >= 'A' && c <= 'Z' {
 			c += 'a' - 'A'
 		}
-		lower = append(lower, c)
+		buf[i] = c
 	}
-	s := string(lower)
+	s := string(buf[:n])
+	if !(s == "rt" || ctContainsDurationWord(s)) {
+		return "", false
+	}
 	unit = "s"
 	switch {
 	case ctHasSuffix(s, "_ms") || ctHasSuffix(s, "millis") || ctHasSuffix(s, "ms") && len(s) > 2 && s[len(s)-3] != 'm':
@@ -131,24 +221,21 @@ func ctDurationKey(key string) (unit string, ok bool) {
 	case ctHasSuffix(s, "_ns"):
 		unit = "ns"
 	}
-	for _, w := range [...]string{"duration", "latency", "elapsed", "took", "request_time", "response_time", "upstream_response_time", "rt"} {
-		if ctContains(s, w) && (w != "rt" || s == "rt") {
-			return unit, true
-		}
-	}
-	return "", false
+	return unit, true
 }
 
-func ctHasSuffix(s, suf string) bool { return len(s) >= len(suf) && s[len(s)-len(suf):] == suf }
-
-func ctContains(s, sub string) bool {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
+// ctContainsDurationWord reports whether s holds one of the words that
+// make a name a duration ("upstream_response_time" holds "response_time").
+func ctContainsDurationWord(s string) bool {
+	for _, w := range [...]string{"duration", "latency", "elapsed", "took", "request_time", "response_time"} {
+		if strings.Contains(s, w) {
 			return true
 		}
 	}
 	return false
 }
+
+func ctHasSuffix(s, suf string) bool { return len(s) >= len(suf) && s[len(s)-len(suf):] == suf }
 
 // ctLineDuration returns the largest duration (in seconds) a line states,
 // from its message tokens ("took 35ms", "in 0.2s") or its fields
@@ -166,16 +253,43 @@ func ctLineDuration(msg string, fields map[string]string) (float64, bool) {
 		if !ok {
 			continue
 		}
-		sec, ok := ctDurationSeconds(v, unit)
-		if !ok && unit == "" && prefix != "" {
-			if u, isDur := ctDurationKey(prefix); isDur {
-				sec, ok = ctDurationSeconds(v, u)
-			}
-		}
-		if ok && sec >= 0 && (!found || sec > best) {
+		if sec, ok := ctTokDuration(prefix, v, unit); ok && sec >= 0 && (!found || sec > best) {
 			best, found = sec, true
 		}
 	}
+	return ctFieldsDuration(best, found, fields)
+}
+
+// ctLineDurationToks is ctLineDuration for a message already cut.
+func ctLineDurationToks(toks []ctTok, fields map[string]string) (float64, bool) {
+	best, found := 0.0, false
+	for i := range toks {
+		t := &toks[i]
+		if !t.num {
+			continue
+		}
+		if sec, ok := ctTokDuration(t.prefix, t.v, t.unit); ok && sec >= 0 && (!found || sec > best) {
+			best, found = sec, true
+		}
+	}
+	return ctFieldsDuration(best, found, fields)
+}
+
+// ctTokDuration is the duration in seconds of a token that ctNumber read
+// as prefix, v, unit.
+func ctTokDuration(prefix string, v float64, unit string) (float64, bool) {
+	sec, ok := ctDurationSeconds(v, unit)
+	if !ok && unit == "" && prefix != "" {
+		if u, isDur := ctDurationKey(prefix); isDur {
+			sec, ok = ctDurationSeconds(v, u)
+		}
+	}
+	return sec, ok
+}
+
+// ctFieldsDuration goes on from the largest duration of the message, best
+// (if found), with the durations of the fields.
+func ctFieldsDuration(best float64, found bool, fields map[string]string) (float64, bool) {
 	for k, val := range fields {
 		u, isDur := ctDurationKey(k)
 		if !isDur {

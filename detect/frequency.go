@@ -139,6 +139,10 @@ func (o *FrequencyOptions) validate() {
 type FrequencyDetector struct {
 	opts     FrequencyOptions
 	services map[string]*freqService
+	// The state of the service of the last line: lines come in runs of
+	// one service, and services are never forgotten.
+	lastName string
+	last     *freqService
 }
 
 type freqService struct {
@@ -170,11 +174,15 @@ func (d *FrequencyDetector) Name() string { return "frequency" }
 
 // Observe implements LogDetector.
 func (d *FrequencyDetector) Observe(rec *telemetry.LogRecord) []Anomaly {
-	s := d.services[rec.Service]
-	if s == nil {
-		s = &freqService{name: rec.Service, start: rec.Time.Truncate(d.opts.Interval), series: make(map[string]*freqSeries)}
-		s.errors.base = newBaselineShared(&d.opts.Baseline)
-		d.services[rec.Service] = s
+	s := d.last
+	if s == nil || d.lastName != rec.Service {
+		s = d.services[rec.Service]
+		if s == nil {
+			s = &freqService{name: rec.Service, start: rec.Time.Truncate(d.opts.Interval), series: make(map[string]*freqSeries)}
+			s.errors.base = newBaselineShared(&d.opts.Baseline)
+			d.services[rec.Service] = s
+		}
+		d.lastName, d.last = rec.Service, s
 	}
 	var out []Anomaly
 	if !rec.Time.Before(s.start.Add(d.opts.Interval)) {

@@ -82,8 +82,14 @@ func (o *LogMetricsOptions) validate() {
 // Observe counts; samples of the intervals that closed come out of Tick.
 // A LogMetrics is not safe for concurrent use.
 type LogMetrics struct {
-	opts     LogMetricsOptions
-	services map[string]*lmService
+	opts      LogMetricsOptions
+	quantiles []string  // qs formatted as label values
+	qs        []float64 // opts.Quantiles when the labels were formatted
+	services  map[string]*lmService
+	// The state of the service of the last line: lines come in runs of
+	// one service, and services are never forgotten.
+	lastName string
+	last     *lmService
 	pending  []telemetry.Sample
 }
 
@@ -99,15 +105,27 @@ type lmService struct {
 // NewLogMetrics returns a LogMetrics with o, defaults filled in.
 func NewLogMetrics(o LogMetricsOptions) *LogMetrics {
 	o.validate()
-	return &LogMetrics{opts: o, services: make(map[string]*lmService)}
+	qs := make([]string, len(o.Quantiles))
+	for i, q := range o.Quantiles {
+		qs[i] = strconv.FormatFloat(q, 'g', -1, 64)
+	}
+	return &LogMetrics{opts: o, quantiles: qs, qs: slices.Clone(o.Quantiles), services: make(map[string]*lmService)}
 }
 
 // Observe counts one line.
-func (m *LogMetrics) Observe(rec *telemetry.LogRecord) {
-	s := m.services[rec.Service]
-	if s == nil {
-		s = &lmService{name: rec.Service, start: rec.Time.Truncate(m.opts.Interval), first: rec.Time, seen: make(map[string]time.Time)}
-		m.services[rec.Service] = s
+func (m *LogMetrics) Observe(rec *telemetry.LogRecord) { m.observe(rec, nil) }
+
+// observe is Observe with the message already cut (ctCut), when toks is
+// not nil.
+func (m *LogMetrics) observe(rec *telemetry.LogRecord, toks []ctTok) {
+	s := m.last
+	if s == nil || m.lastName != rec.Service {
+		s = m.services[rec.Service]
+		if s == nil {
+			s = &lmService{name: rec.Service, start: rec.Time.Truncate(m.opts.Interval), first: rec.Time, seen: make(map[string]time.Time)}
+			m.services[rec.Service] = s
+		}
+		m.lastName, m.last = rec.Service, s
 	}
 	if !rec.Time.Before(s.start.Add(m.opts.Interval)) {
 		m.closeUntil(s, rec.Time)
@@ -124,7 +142,14 @@ func (m *LogMetrics) Observe(rec *telemetry.LogRecord) {
 			s.newErrors++
 		}
 	}
-	if d, ok := ctLineDuration(rec.Message, rec.Fields); ok {
+	var d float64
+	var ok bool
+	if toks != nil {
+		d, ok = ctLineDurationToks(toks, rec.Fields)
+	} else {
+		d, ok = ctLineDuration(rec.Message, rec.Fields)
+	}
+	if ok {
 		s.latSeen++
 		if len(s.lat) < m.opts.MaxLatencies {
 			s.lat = append(s.lat, d)
@@ -172,12 +197,33 @@ func (m *LogMetrics) closeUntil(s *lmService, t time.Time) {
 	s.start = next
 }
 
+// sample builds the labels as telemetry.LabelsFromStrings would (sorted
+// by name, empty values dropped, capacity one per pair) without its map.
 func (m *LogMetrics) sample(name, service, quantile string, at time.Time, v float64) telemetry.Sample {
-	nv := []string{telemetry.MetricNameLabel, name, "service", service}
+	n := 2
 	if quantile != "" {
-		nv = append(nv, "quantile", quantile)
+		n = 3
 	}
-	return telemetry.Sample{Labels: telemetry.LabelsFromStrings(nv...), T: at.UnixMilli(), V: v}
+	ls := make(telemetry.Labels, 0, n)
+	if name != "" {
+		ls = append(ls, telemetry.Label{Name: telemetry.MetricNameLabel, Value: name})
+	}
+	if quantile != "" {
+		ls = append(ls, telemetry.Label{Name: "quantile", Value: quantile})
+	}
+	if service != "" {
+		ls = append(ls, telemetry.Label{Name: "service", Value: service})
+	}
+	return telemetry.Sample{Labels: ls, T: at.UnixMilli(), V: v}
+}
+
+// quantileLabel is the label value of the k-th quantile q, formatted once
+// (again should the caller have changed opts.Quantiles since).
+func (m *LogMetrics) quantileLabel(k int, q float64) string {
+	if k < len(m.qs) && math.Float64bits(m.qs[k]) == math.Float64bits(q) {
+		return m.quantiles[k]
+	}
+	return strconv.FormatFloat(q, 'g', -1, 64)
 }
 
 func (m *LogMetrics) emit(s *lmService, end time.Time) {
@@ -190,10 +236,10 @@ func (m *LogMetrics) emit(s *lmService, end time.Time) {
 	}
 	if len(s.lat) > 0 {
 		slices.Sort(s.lat)
-		for _, q := range m.opts.Quantiles {
+		for k, q := range m.opts.Quantiles {
 			i := int(math.Ceil(q*float64(len(s.lat)))) - 1
 			i = min(max(i, 0), len(s.lat)-1)
-			m.pending = append(m.pending, m.sample(MetricLogLatency, s.name, strconv.FormatFloat(q, 'g', -1, 64), end, s.lat[i]))
+			m.pending = append(m.pending, m.sample(MetricLogLatency, s.name, m.quantileLabel(k, q), end, s.lat[i]))
 		}
 	}
 	s.lines, s.errors, s.newErrors, s.lat, s.latSeen = 0, 0, 0, s.lat[:0], 0

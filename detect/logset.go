@@ -126,16 +126,19 @@ func (d *LogDetectors) observe(rec *telemetry.LogRecord, template string, params
 	var out []Anomaly
 	out = append(out, d.frequency.Observe(rec)...)
 	out = append(out, d.newPattern.Observe(rec)...)
-	if withParams {
-		out = append(out, d.content.ObserveParams(rec, template, params)...)
-	} else {
-		out = append(out, d.content.Observe(rec)...)
+	// Without the miner's parameters, the content detector and the
+	// metrics both read the message's tokens: cut it once.
+	var buf [16]ctTok
+	var toks []ctTok
+	if !withParams {
+		toks = ctCut(rec.Message, buf[:0])
 	}
+	out = append(out, d.content.observe(rec, template, params, withParams, toks)...)
 	out = append(out, d.silence.Observe(rec)...)
 	for _, x := range d.opts.Extra {
 		out = append(out, x.Observe(rec)...)
 	}
-	d.metrics.Observe(rec)
+	d.metrics.observe(rec, toks)
 	return d.dedup(out)
 }
 

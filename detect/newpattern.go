@@ -87,6 +87,10 @@ func (o *NewPatternOptions) validate() {
 type NewPatternDetector struct {
 	opts     NewPatternOptions
 	services map[string]*npService
+	// The state of the service of the last line: lines come in runs of
+	// one service, and services are never forgotten.
+	lastName string
+	last     *npService
 }
 
 type npService struct {
@@ -155,10 +159,14 @@ func npLevelWeight(l telemetry.Level) float64 {
 
 // Observe implements LogDetector.
 func (d *NewPatternDetector) Observe(rec *telemetry.LogRecord) []Anomaly {
-	s := d.services[rec.Service]
-	if s == nil {
-		s = &npService{first: rec.Time, known: make(map[string]npSeen), pending: make(map[string]*npPending)}
-		d.services[rec.Service] = s
+	s := d.last
+	if s == nil || d.lastName != rec.Service {
+		s = d.services[rec.Service]
+		if s == nil {
+			s = &npService{first: rec.Time, known: make(map[string]npSeen), pending: make(map[string]*npPending)}
+			d.services[rec.Service] = s
+		}
+		d.lastName, d.last = rec.Service, s
 	}
 	s.lines++
 	if !s.warm && s.lines >= d.opts.WarmUpLines && rec.Time.Sub(s.first) >= d.opts.WarmUp &&

@@ -73,6 +73,10 @@ func (o *SilenceOptions) validate() {
 type SilenceDetector struct {
 	opts     SilenceOptions
 	services map[string]*slService
+	// The state of the service of the last line: lines come in runs of
+	// one service, and services are never forgotten.
+	lastName string
+	last     *slService
 }
 
 type slService struct {
@@ -105,10 +109,14 @@ func (d *SilenceDetector) Silent(service string) bool {
 
 // Observe implements LogDetector.
 func (d *SilenceDetector) Observe(rec *telemetry.LogRecord) []Anomaly {
-	s := d.services[rec.Service]
-	if s == nil {
-		s = &slService{start: rec.Time.Truncate(d.opts.Interval), last: rec.Time, base: NewBaseline(d.opts.Baseline)}
-		d.services[rec.Service] = s
+	s := d.last
+	if s == nil || d.lastName != rec.Service {
+		s = d.services[rec.Service]
+		if s == nil {
+			s = &slService{start: rec.Time.Truncate(d.opts.Interval), last: rec.Time, base: NewBaseline(d.opts.Baseline)}
+			d.services[rec.Service] = s
+		}
+		d.lastName, d.last = rec.Service, s
 	}
 	if end := s.start.Add(d.opts.Interval); !rec.Time.Before(end) {
 		s.base.Add(s.start, float64(s.count))
