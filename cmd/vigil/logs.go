@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"slices"
 	"strconv"
@@ -158,7 +159,11 @@ type templateMiner struct {
 }
 
 func newTemplateMiner(service string, now time.Time) (*templateMiner, error) {
-	p, err := logparse.New(logparse.DefaultOptions())
+	po := logparse.DefaultOptions()
+	// The report says what was found; the parser's own notices (a header
+	// layout learned) would only interleave with it on the terminal.
+	po.Logger = slog.New(slog.DiscardHandler)
+	p, err := logparse.New(po)
 	if err != nil {
 		return nil, err
 	}
