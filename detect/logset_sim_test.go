@@ -1,81 +1,18 @@
 package detect
 
 import (
-	"maps"
-	"slices"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/vigilops/vigil/logparse"
-	"github.com/vigilops/vigil/logtemplate"
 	"github.com/vigilops/vigil/sim"
-	"github.com/vigilops/vigil/telemetry"
 )
 
 // simRun drives the simulator to until, parsing and mining its raw lines as
-// the pipeline would (one miner per service), through LogDetectors.
+// the pipeline would (one miner per service), through LogDetectors without
+// the sequence detector.
 func simRun(t *testing.T, seed int64, faults []sim.Fault, until time.Duration, symptom string) ([]Anomaly, time.Time) {
 	t.Helper()
-	o := sim.DefaultOptions()
-	o.Faults = faults
-	o.Seed = seed
-	var first time.Time
-	s, err := sim.New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := logparse.New(logparse.DefaultOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ld := NewLogDetectors(DefaultLogDetectorsOptions())
-	var out []Anomaly
-	miners := map[string]*logtemplate.Miner{}
-	joiners := map[string]*logparse.Joiner{}
-	observe := func(rec *telemetry.LogRecord) {
-		m := miners[rec.Service]
-		if m == nil {
-			if m, err = logtemplate.New(logtemplate.DefaultOptions()); err != nil {
-				t.Fatal(err)
-			}
-			miners[rec.Service] = m
-		}
-		match := m.Add(rec.Message)
-		rec.TemplateID = match.TemplateID
-		out = append(out, ld.ObserveParams(rec, match.Template, match.Params)...)
-	}
-	for now := o.Start; now.Before(o.Start.Add(until)); {
-		now = now.Add(o.Step)
-		b := s.Advance(now)
-		for i := range b.Logs {
-			rec := b.Logs[i]
-			if first.IsZero() && symptom != "" && strings.Contains(rec.Raw, symptom) {
-				first = rec.Time
-			}
-			j := joiners[rec.Service]
-			if j == nil {
-				if j, err = logparse.NewJoiner(logparse.JoinOptions{Parser: p}); err != nil {
-					t.Fatal(err)
-				}
-				joiners[rec.Service] = j
-			}
-			for _, done := range j.Push(rec, rec.Time) {
-				observe(&done)
-			}
-		}
-		for _, svc := range slices.Sorted(maps.Keys(joiners)) {
-			for _, done := range joiners[svc].Flush(now) {
-				observe(&done)
-			}
-		}
-		out = append(out, ld.Tick(now)...)
-	}
-	for _, a := range out {
-		if a.Score < 0 || a.Score > 1 || a.Confidence < 0 || a.Confidence > 1 {
-			t.Errorf("score out of [0,1]: %+v", a)
-		}
-	}
+	out, first, _, _ := weekRun{seed: seed, faults: faults, until: until, symptom: symptom, noSequence: true}.run(t)
 	return out, first
 }
 
