@@ -59,6 +59,9 @@ lines/s times the mining alone. --json prints
 	parse.Flags().StringVar(&data, "data", "", "Loghub-2k style folder, e.g. datasets/loghub-2k")
 	parse.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of a table")
 	c.AddCommand(parse, newEvalHDFSCmd())
+	for _, mk := range extraEvalCommands {
+		c.AddCommand(mk())
+	}
 	return c
 }
 

@@ -66,8 +66,17 @@ Start with:  vigil serve --demo`,
 		return usageError{fmt.Errorf("%w (see %s --help)", err, c.CommandPath())}
 	})
 	root.AddCommand(newServeCmd(), newSimCmd(), newConfigCmd(), newEvalCmd(), newLogsCmd(), newExplainCmd(), newVersionCmd())
+	for _, mk := range extraCommands {
+		root.AddCommand(mk())
+	}
 	return root
 }
+
+// extraCommands and extraEvalCommands hold the constructors of top-level
+// and `vigil eval` subcommands that live in files of their own; each such
+// file appends to them from an init function, so adding a command touches
+// only its own file.
+var extraCommands, extraEvalCommands []func() *cobra.Command
 
 // args wraps a cobra argument check so that its failure is a usage error.
 func args(check cobra.PositionalArgs) cobra.PositionalArgs {
