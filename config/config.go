@@ -25,6 +25,7 @@ type Config struct {
 	Metrics Metrics   `yaml:"metrics"`
 	Sources Sources   `yaml:"sources"`
 	Demo    Demo      `yaml:"demo"`
+	Copilot Copilot   `yaml:"copilot"`
 }
 
 // LogConfig sets Vigil's own logging.
@@ -86,5 +87,6 @@ func Default() Config {
 		Ingest:  defaultIngest(),
 		Metrics: defaultMetrics(),
 		Demo:    Demo{Speed: 60, Seed: 1, Step: Duration(30 * time.Second)},
+		Copilot: defaultCopilot(),
 	}
 }

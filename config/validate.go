@@ -64,6 +64,7 @@ func (c *Config) Validate() []Problem {
 		add("bus.queue_size", "%d is outside 1..1000000", c.Bus.QueueSize)
 	}
 	c.validateIngest(add)
+	c.validateCopilot(add)
 	if c.Demo.Speed <= 0 || c.Demo.Speed > 100_000 {
 		add("demo.speed", "%g is outside (0, 100000] simulated seconds per second", c.Demo.Speed)
 	}

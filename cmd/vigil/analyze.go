@@ -18,6 +18,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/vigilops/vigil/copilot"
 	"github.com/vigilops/vigil/copilot/analyst"
 	"github.com/vigilops/vigil/detect"
 	"github.com/vigilops/vigil/telemetry"
@@ -44,8 +45,16 @@ const (
 	followSummaryEvery = 30 * time.Second
 )
 
-// offlineAnalystNote says who wrote the summary.
-const offlineAnalystNote = "(offline analyst; no LLM configured)"
+// summaryBy says who wrote the summary.
+func summaryBy(ex copilot.Explanation) string {
+	switch {
+	case ex.Source != copilot.SourceAnalyst:
+		return "(" + ex.Source + ")"
+	case ex.Note != "":
+		return "(offline analyst: " + ex.Note + ")"
+	}
+	return "(offline analyst; no LLM configured)"
+}
 
 func newLogsAnalyzeCmd() *cobra.Command {
 	var (
@@ -53,6 +62,7 @@ func newLogsAnalyzeCmd() *cobra.Command {
 		follow   bool
 		service  string
 		maxBytes int
+		cfgFile  string
 	)
 	c := &cobra.Command{
 		Use:   "analyze FILE|-",
@@ -102,7 +112,11 @@ arrives, and a last one on Ctrl-C.
 				return fmt.Errorf("logs analyze: %w", err)
 			}
 			defer closeIn()
-			la, err := newLogAnalyzer(service, time.Now())
+			cop, err := loadCopilot(cfgFile)
+			if err != nil {
+				return err
+			}
+			la, err := newLogAnalyzer(service, time.Now(), cop)
 			if err != nil {
 				return fmt.Errorf("logs analyze: %w", err)
 			}
@@ -119,7 +133,7 @@ arrives, and a last one on Ctrl-C.
 				return fmt.Errorf("logs analyze: read %s: %w", name, err)
 			}
 			la.finish()
-			rep := la.report()
+			rep := la.report(ctx)
 			if asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
@@ -134,6 +148,7 @@ arrives, and a last one on Ctrl-C.
 	fl.BoolVarP(&follow, "follow", "f", false, "keep reading the file as it grows (Ctrl-C to stop)")
 	fl.StringVar(&service, "service", "", "service the lines come from (a label in the output; also keys learned header layouts)")
 	fl.IntVar(&maxBytes, "max-line-bytes", defaultMaxLineBytes, "truncate longer lines to this many bytes (they are counted)")
+	fl.StringVar(&cfgFile, "config", "", "configuration file whose copilot section names an LLM (default: offline analyst; VIGIL_COPILOT_* variables apply too)")
 	return c
 }
 
@@ -149,7 +164,7 @@ type evidenceLine struct {
 type logAnalyzer struct {
 	tm       *templateMiner
 	det      *detect.LogDetectors
-	analyst  *analyst.Analyst
+	cop      *copilot.Copilot
 	clock    time.Time // the Joiner's clock: tm.now in batch, wall time when following
 	base     time.Time // the time of the first entry when none has a timestamp
 	last     time.Time // the latest evaluation time seen
@@ -164,7 +179,7 @@ type logAnalyzer struct {
 	emitted int64
 }
 
-func newLogAnalyzer(service string, now time.Time) (*logAnalyzer, error) {
+func newLogAnalyzer(service string, now time.Time, cop *copilot.Copilot) (*logAnalyzer, error) {
 	tm, err := newTemplateMiner(service, now)
 	if err != nil {
 		return nil, err
@@ -175,12 +190,8 @@ func newLogAnalyzer(service string, now time.Time) (*logAnalyzer, error) {
 	}
 	o := detect.DefaultLogDetectorsOptions()
 	o.Extra = append(o.Extra, seq)
-	an, err := analyst.New(analyst.DefaultOptions())
-	if err != nil {
-		return nil, err
-	}
 	return &logAnalyzer{
-		tm: tm, det: detect.NewLogDetectors(o), analyst: an,
+		tm: tm, det: detect.NewLogDetectors(o), cop: cop,
 		clock: now, base: now.Truncate(time.Second),
 	}, nil
 }
@@ -290,6 +301,9 @@ type analyzeReport struct {
 	// all of them.
 	Anomalies      []detect.Anomaly `json:"anomalies"`
 	AnomaliesTotal int              `json:"anomalies_total"`
+	// Summary is the copilot's: the model's when one is configured and
+	// could be trusted with the input, else the analyst's.
+	Summary summaryJSON `json:"summary"`
 	// Analysis is the offline analyst's report; its line numbers are those
 	// of the input.
 	Analysis analyst.Report `json:"analysis"`
@@ -297,12 +311,21 @@ type analyzeReport struct {
 	Evidence []evidenceJSON `json:"evidence"`
 }
 
+type summaryJSON struct {
+	Source     string   `json:"source"`
+	Summary    string   `json:"summary"`
+	Cause      string   `json:"cause"`
+	NextSteps  []string `json:"next_steps"`
+	Confidence float64  `json:"confidence"`
+	Note       string   `json:"note,omitempty"`
+}
+
 type evidenceJSON struct {
 	Line int64  `json:"line"`
 	Text string `json:"text"`
 }
 
-func (la *logAnalyzer) report() analyzeReport {
+func (la *logAnalyzer) report(ctx context.Context) analyzeReport {
 	as := slices.Clone(la.anomalies)
 	sortAnomalies(as)
 	total := len(as)
@@ -313,11 +336,15 @@ func (la *logAnalyzer) report() analyzeReport {
 	if as == nil {
 		as = []detect.Anomaly{}
 	}
-	rep, ev := la.explain()
+	ex, ev := la.explain(ctx)
 	return analyzeReport{
 		Service: la.tm.service, Lines: la.tm.lines, Entries: la.tm.entries, Truncated: la.tm.truncated,
 		Templates: la.tm.miner.Len(), Anomalies: as, AnomaliesTotal: total,
-		Analysis: rep, Evidence: ev,
+		Summary: summaryJSON{
+			Source: ex.Source, Summary: ex.Summary, Cause: ex.Cause, NextSteps: ex.NextSteps,
+			Confidence: ex.Confidence, Note: ex.Note,
+		},
+		Analysis: ex.Analysis, Evidence: ev,
 	}
 }
 
@@ -331,15 +358,16 @@ func sortAnomalies(as []detect.Anomaly) {
 	})
 }
 
-// explain runs the analyst over the kept lines and turns its line numbers
-// (positions in what it read) into line numbers of the input. It returns
-// the cited lines too.
-func (la *logAnalyzer) explain() (analyst.Report, []evidenceJSON) {
+// explain asks the copilot about the kept lines and turns the analyst's line
+// numbers (positions in what it read) into line numbers of the input. It
+// returns the cited lines too.
+func (la *logAnalyzer) explain(ctx context.Context) (copilot.Explanation, []evidenceJSON) {
 	texts := make([]string, len(la.evidence))
 	for i, e := range la.evidence {
 		texts[i] = e.text
 	}
-	rep := la.analyst.Explain(texts)
+	ex := la.cop.Explain(ctx, texts)
+	rep := ex.Analysis
 	cited := map[int64]string{}
 	remap := func(ns []int) []int {
 		out := make([]int, 0, len(ns))
@@ -387,12 +415,16 @@ func (la *logAnalyzer) explain() (analyst.Report, []evidenceJSON) {
 	for i := range rep.Findings {
 		rep.Findings[i].Explanation = renumber(rep.Findings[i].Explanation)
 	}
+	if ex.Source == copilot.SourceAnalyst {
+		ex.Summary = rep.Summary
+	}
+	ex.Analysis = rep
 	ev := make([]evidenceJSON, 0, len(cited))
 	for n, t := range cited {
 		ev = append(ev, evidenceJSON{Line: n, Text: t})
 	}
 	slices.SortFunc(ev, func(a, b evidenceJSON) int { return cmp.Compare(a.Line, b.Line) })
-	return rep, ev
+	return ex, ev
 }
 
 // analystLineRef finds the line references in an analyst's summary.
@@ -452,9 +484,9 @@ func writeEvidenceAndSummary(w io.Writer, rep analyzeReport) {
 	if len(rep.Evidence) > maxEvidenceLines {
 		fmt.Fprintf(w, "  (%d more lines not shown)\n", len(rep.Evidence)-maxEvidenceLines)
 	}
-	a := rep.Analysis
+	a := rep.Summary
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Summary "+offlineAnalystNote)
+	fmt.Fprintln(w, "Summary "+summaryBy(copilot.Explanation{Source: a.Source, Note: a.Note}))
 	fmt.Fprintf(w, "  %s\n", a.Summary)
 	if a.Cause != "" {
 		fmt.Fprintf(w, "  Cause: %s (confidence %.2f)\n", a.Cause, a.Confidence)
@@ -487,7 +519,7 @@ func (la *logAnalyzer) follow(ctx context.Context, lr *lineReader, w io.Writer, 
 	}
 	summary := func() error {
 		fmt.Fprintln(w)
-		writeEvidenceAndSummary(w, la.report())
+		writeEvidenceAndSummary(w, la.report(ctx))
 		_, err := fmt.Fprintf(w, "(%d lines, %d entries, %d templates, %d anomalies so far)\n\n", la.tm.lines, la.tm.entries, la.tm.miner.Len(), len(la.anomalies))
 		return err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/vigilops/vigil/app"
+	"github.com/vigilops/vigil/config"
+	"github.com/vigilops/vigil/copilot"
 	"github.com/vigilops/vigil/copilot/analyst"
 )
 
@@ -17,9 +21,10 @@ import (
 // line: it needs no LLM and no network, so it works on an air-gapped host.
 func newExplainCmd() *cobra.Command {
 	var (
-		asJSON bool
-		lines  []string
-		state  string
+		asJSON  bool
+		lines   []string
+		state   string
+		cfgFile string
 	)
 	c := &cobra.Command{
 		Use:   "explain [FILE|-]",
@@ -46,11 +51,13 @@ Kubernetes pod state. --json prints the report as JSON.
 			if given != 1 {
 				return usageError{errors.New("explain: give exactly one of FILE|-, --line or --state")}
 			}
-			an, err := analyst.New(analyst.DefaultOptions())
+			cop, err := loadCopilot(cfgFile)
 			if err != nil {
 				return err
 			}
+			an := cop.Analyst()
 			var rep analyst.Report
+			var in []string
 			switch {
 			case state != "":
 				rep, err = an.ExplainState(state)
@@ -61,15 +68,27 @@ Kubernetes pod state. --json prints the report as JSON.
 					return err
 				}
 			case len(lines) > 0:
-				rep = an.Explain(lines)
+				in = lines
 			default:
-				in, err := readExplainInput(cmd, a[0])
-				if err != nil {
+				if in, err = readExplainInput(cmd, a[0]); err != nil {
 					return err
 				}
-				rep = an.Explain(in)
 			}
 			out := cmd.OutOrStdout()
+			if in != nil {
+				ctx := cmd.Context()
+				if ctx == nil {
+					ctx = context.Background()
+				}
+				ex := cop.Explain(ctx, in)
+				if ex.Note != "" {
+					fmt.Fprintln(cmd.ErrOrStderr(), "vigil: copilot:", ex.Note)
+				}
+				if ex.Source != copilot.SourceAnalyst {
+					return writeModelExplanation(out, ex, asJSON)
+				}
+				rep = ex.Analysis
+			}
 			if asJSON {
 				enc := json.NewEncoder(out)
 				enc.SetIndent("", "  ")
@@ -81,7 +100,33 @@ Kubernetes pod state. --json prints the report as JSON.
 	c.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	c.Flags().StringArrayVar(&lines, "line", nil, "a log line to explain (repeatable)")
 	c.Flags().StringVar(&state, "state", "", "a Kubernetes pod state to explain (e.g. CrashLoopBackOff)")
+	c.Flags().StringVar(&cfgFile, "config", "", "configuration file whose copilot section names an LLM (default: offline analyst)")
 	return c
+}
+
+// writeModelExplanation prints a model's explanation: its summary first,
+// then the analyst's findings with their line numbers as evidence.
+func writeModelExplanation(w io.Writer, ex copilot.Explanation, asJSON bool) error {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(ex)
+	}
+	fmt.Fprintf(w, "%s (%s)\n", ex.Summary, ex.Source)
+	if ex.Cause != "" {
+		fmt.Fprintf(w, "\nCause: %s (confidence %.2f)\n", ex.Cause, ex.Confidence)
+	}
+	if len(ex.NextSteps) > 0 {
+		fmt.Fprintln(w, "\nNext steps:")
+		for _, s := range ex.NextSteps {
+			fmt.Fprintf(w, "  - %s\n", s)
+		}
+	}
+	if len(ex.Analysis.Findings) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w, "\nEvidence (offline analyst):")
+	return analyst.WriteText(w, ex.Analysis)
 }
 
 // readExplainInput reads the lines of name, or of standard input for "-".
@@ -107,4 +152,14 @@ func readExplainInput(cmd *cobra.Command, name string) ([]string, error) {
 		return nil, fmt.Errorf("explain: read %s: %w", name, err)
 	}
 	return out, nil
+}
+
+// loadCopilot builds the copilot from the configuration file (optional)
+// and the VIGIL_* environment: offline unless they name a model.
+func loadCopilot(cfgFile string) (*copilot.Copilot, error) {
+	cfg, err := config.Load(cfgFile, os.Environ())
+	if err != nil {
+		return nil, err
+	}
+	return app.NewCopilot(cfg.Copilot, nil, nil)
 }
