@@ -14,6 +14,7 @@ import (
 
 	"github.com/vigilops/vigil/api"
 	"github.com/vigilops/vigil/bus"
+	"github.com/vigilops/vigil/copilot"
 	"github.com/vigilops/vigil/detect"
 	"github.com/vigilops/vigil/store"
 	"github.com/vigilops/vigil/telemetry"
@@ -50,18 +51,44 @@ type anomalyStage struct {
 	det *detect.LogDetectors // safe for concurrent use
 	m   *anomalyMetrics
 
-	// mtx protects ring, next, newest and ticked.
+	// judge gives borderline anomalies a second opinion (the copilot's);
+	// nil leaves them as the detectors scored them. toJudge queues them for
+	// the judging worker so that a slow model never holds up detection.
+	judge   func(context.Context, detect.Anomaly) copilot.Judgement
+	toJudge chan judgeJob
+
+	// mtx protects ring, next, seq, newest and ticked.
 	mtx    sync.Mutex
-	ring   []detect.Anomaly // grows to size, then the oldest is overwritten
-	size   int              // bound of ring; read-only
-	next   int              // once ring is full, where the next anomaly goes
-	newest time.Time        // newest record time observed
-	ticked time.Time        // evaluation time of the last Tick
+	ring   []anomalyView // grows to size, then the oldest is overwritten
+	size   int           // bound of ring; read-only
+	next   int           // once ring is full, where the next anomaly goes
+	seq    uint64        // anomalies recorded so far
+	newest time.Time     // newest record time observed
+	ticked time.Time     // evaluation time of the last Tick
 }
+
+// anomalyView is an anomaly as served: the detectors' finding and, for a
+// borderline one, the copilot's judgement once it is in.
+type anomalyView struct {
+	detect.Anomaly
+	Judgement *copilot.Judgement `json:"judgement,omitempty"`
+	seq       uint64             // which recording this is, to find it again in the ring
+}
+
+// judgeJob is one borderline anomaly waiting for its judgement.
+type judgeJob struct {
+	seq uint64
+	a   detect.Anomaly
+}
+
+// judgeQueue bounds the anomalies waiting for a judgement; past it they are
+// served unjudged (and counted) rather than queued without bound.
+const judgeQueue = 256
 
 type anomalyMetrics struct {
 	anomalies *prometheus.CounterVec
 	observed  prometheus.Counter
+	judged    *prometheus.CounterVec
 }
 
 func newAnomalyMetrics(r prometheus.Registerer) *anomalyMetrics {
@@ -74,8 +101,12 @@ func newAnomalyMetrics(r prometheus.Registerer) *anomalyMetrics {
 			Name: "vigil_detect_observed_lines_total",
 			Help: "Parsed log records fed to the log detectors.",
 		}),
+		judged: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vigil_detect_judged_anomalies_total",
+			Help: "Borderline log anomalies given to the copilot for a judgement, by verdict (anomaly, normal, skipped when the queue was full).",
+		}, []string{"verdict"}),
 	}
-	r.MustRegister(m.anomalies, m.observed)
+	r.MustRegister(m.anomalies, m.observed, m.judged)
 	return m
 }
 
@@ -93,11 +124,13 @@ func (a *App) startAnomalies(srv *api.Server) error {
 	do := detect.DefaultLogDetectorsOptions()
 	do.Extra = []detect.LogDetector{seq}
 	s := &anomalyStage{
-		log:  a.log.With("component", "detect"),
-		bus:  a.bus,
-		det:  detect.NewLogDetectors(do),
-		m:    newAnomalyMetrics(a.reg),
-		size: anomaliesRingSize,
+		log:     a.log.With("component", "detect"),
+		bus:     a.bus,
+		det:     detect.NewLogDetectors(do),
+		m:       newAnomalyMetrics(a.reg),
+		size:    anomaliesRingSize,
+		judge:   a.copilot.Judge,
+		toJudge: make(chan judgeJob, judgeQueue),
 	}
 	// Two workers; a key (the service) always goes to the same one, so the
 	// records of one service are observed in order.
@@ -107,14 +140,19 @@ func (a *App) startAnomalies(srv *api.Server) error {
 	// Not a.loop: runCtx does not exist yet when the API stages start, and
 	// the last tick must publish before the bus closes.
 	runCtx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
+	done, judged := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
 		s.run(runCtx)
 	}()
+	go func() {
+		defer close(judged)
+		s.judging(runCtx)
+	}()
 	a.onStop("anomalies", func(ctx context.Context) error {
 		cancel()
 		<-done
+		<-judged
 		return s.tick(ctx)
 	})
 	srv.Handle("GET /api/v1/anomalies", store.RoleViewer, s.serveAnomalies)
@@ -206,14 +244,48 @@ func (s *anomalyStage) record(as []detect.Anomaly) {
 	}
 	s.mtx.Lock()
 	for _, a := range as {
+		s.seq++
+		v := anomalyView{Anomaly: a, seq: s.seq}
+		if s.judge != nil && copilot.Borderline(a) {
+			select {
+			case s.toJudge <- judgeJob{seq: s.seq, a: a}:
+			default:
+				s.m.judged.WithLabelValues("skipped").Inc()
+			}
+		}
 		if len(s.ring) < s.size {
-			s.ring = append(s.ring, a)
+			s.ring = append(s.ring, v)
 			continue
 		}
-		s.ring[s.next] = a
+		s.ring[s.next] = v
 		s.next = (s.next + 1) % s.size
 	}
 	s.mtx.Unlock()
+}
+
+// judging gives queued borderline anomalies their judgement until ctx is
+// done, and attaches it if the anomaly is still in the ring.
+func (s *anomalyStage) judging(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case job := <-s.toJudge:
+			j := s.judge(ctx, job.a)
+			verdict := "normal"
+			if j.IsAnomaly {
+				verdict = "anomaly"
+			}
+			s.m.judged.WithLabelValues(verdict).Inc()
+			s.mtx.Lock()
+			// Recording k went to index (k-1) mod size; a newer one may
+			// have taken its place since.
+			if i := int((job.seq - 1) % uint64(s.size)); i < len(s.ring) && s.ring[i].seq == job.seq {
+				s.ring[i].Judgement = &j
+			}
+			s.mtx.Unlock()
+		}
+	}
 }
 
 // anomalyFilter selects anomalies for GET /api/v1/anomalies.
@@ -224,7 +296,7 @@ type anomalyFilter struct {
 	limit   int
 }
 
-func (f anomalyFilter) match(a *detect.Anomaly) bool {
+func (f anomalyFilter) match(a *anomalyView) bool {
 	return (f.service == "" || a.Service == f.service) &&
 		(f.typ == "" || a.Type == f.typ) &&
 		(f.since.IsZero() || !a.End.Before(f.since))
@@ -232,11 +304,11 @@ func (f anomalyFilter) match(a *detect.Anomaly) bool {
 
 // query returns the anomalies matching f, newest first, at most f.limit,
 // and how many matched in all.
-func (s *anomalyStage) query(f anomalyFilter) ([]detect.Anomaly, int) {
+func (s *anomalyStage) query(f anomalyFilter) ([]anomalyView, int) {
 	s.mtx.Lock()
 	defer s.mtx.Unlock()
 	n := len(s.ring)
-	out := []detect.Anomaly{}
+	out := []anomalyView{}
 	total := 0
 	// While the ring grows next stays 0, and the newest is the last.
 	for k := 1; k <= n; k++ {
@@ -254,9 +326,9 @@ func (s *anomalyStage) query(f anomalyFilter) ([]detect.Anomaly, int) {
 
 // anomaliesResponse is the body of GET /api/v1/anomalies.
 type anomaliesResponse struct {
-	Anomalies []detect.Anomaly `json:"anomalies"`
-	Total     int              `json:"total"`
-	Truncated bool             `json:"truncated"`
+	Anomalies []anomalyView `json:"anomalies"`
+	Total     int           `json:"total"`
+	Truncated bool          `json:"truncated"`
 }
 
 // serveAnomalies answers GET /api/v1/anomalies: the most recent anomalies,

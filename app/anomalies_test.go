@@ -75,7 +75,7 @@ func TestAnomaliesStage(t *testing.T) {
 		_, resp, _ := getAnomalies(t, base, "?service=checkout&type=new_pattern")
 		for _, an := range resp.Anomalies {
 			if an.Labels.Get("level") == "error" {
-				found = an
+				found = an.Anomaly
 			}
 		}
 		if found.Type != "" {

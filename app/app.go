@@ -21,6 +21,7 @@ import (
 	"github.com/vigilops/vigil/api"
 	"github.com/vigilops/vigil/bus"
 	"github.com/vigilops/vigil/config"
+	"github.com/vigilops/vigil/copilot"
 	"github.com/vigilops/vigil/ingest/amapi"
 	"github.com/vigilops/vigil/metricstore"
 	"github.com/vigilops/vigil/store"
@@ -54,6 +55,8 @@ type App struct {
 	// alertState is the Alertmanager API's view of firing alerts (nil when
 	// that receiver is disabled).
 	alertState *amapi.State
+	// copilot explains and judges: the configured model or the analyst.
+	copilot *copilot.Copilot
 
 	mtx      sync.Mutex // protects cleanups and started
 	cleanups []cleanup
@@ -127,6 +130,9 @@ func (a *App) Start(ctx context.Context) (err error) {
 	cfg := a.opts.Config
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
+	}
+	if a.copilot, err = NewCopilot(cfg.Copilot, a.log, a.reg); err != nil {
+		return err
 	}
 	if err := a.startStore(ctx, cfg); err != nil {
 		return err

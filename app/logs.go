@@ -144,6 +144,11 @@ func newLogMetrics(r prometheus.Registerer) *logMetrics {
 func (a *App) startLogs(ctx context.Context, srv *api.Server) error {
 	po := logparse.DefaultOptions()
 	po.Logger = a.log.With("component", "logparse")
+	if a.copilot.Online() {
+		// Sources whose header layout the heuristics cannot learn are put
+		// to the model, once each; the parser checks its answer.
+		po.Proposer = a.copilot
+	}
 	p, err := logparse.New(po)
 	if err != nil {
 		return fmt.Errorf("logs stage: %w", err)
@@ -199,6 +204,9 @@ func (s *logStage) run(ctx context.Context) {
 		case <-save.C:
 			if err := s.save(ctx); err != nil {
 				s.log.Warn("save log templates", "err", err)
+			}
+			if err := s.parser.LearnPending(ctx); err != nil && ctx.Err() == nil {
+				s.log.Info("log layouts not learned", "err", err)
 			}
 		}
 	}
