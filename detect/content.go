@@ -528,10 +528,13 @@ func (d *ContentDetector) newShape(rec *telemetry.LogRecord, t *ctTemplate, s *c
 // ctLog puts values on a signed log scale so that latencies, sizes and
 // counts, whose spread grows with their size, have one notion of "far".
 func ctLog(x float64) float64 {
+	// math.Log has an assembly fast path where Log1p has none; the
+	// precision Log1p keeps for tiny x does not matter to a baseline of
+	// magnitudes.
 	if x < 0 {
-		return -math.Log1p(-x)
+		return -math.Log(1 - x)
 	}
-	return math.Log1p(x)
+	return math.Log(1 + x)
 }
 
 func ctExp(y float64) float64 {
