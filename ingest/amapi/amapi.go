@@ -6,7 +6,12 @@
 //     amtool alert add; also the legacy POST /api/v1/alerts), GET
 //     /api/v2/alerts with Alertmanager's filters (amtool alert query),
 //     GET /api/v2/status and /api/v2/receivers, /-/healthy and /-/ready.
-//     Silences and alert groups are not served: those paths answer 404.
+//     With Options.Silences it also serves /api/v2/silences (GET with
+//     filter, POST to create or update) and /api/v2/silence/{id} (GET,
+//     DELETE), which amtool silence add/query/expire use; with
+//     Options.Dispatcher, GET /api/v2/alerts/groups, and each alert's
+//     receivers and status (silencedBy, inhibitedBy, mutedBy) come from the
+//     routing tree, silences, inhibit rules and time intervals.
 //   - Webhook accepts Alertmanager's webhook notifications (payload version
 //     "4") at POST /api/v1/alertmanager/webhook, for teams that keep their
 //     Alertmanager and add Vigil as one more webhook receiver.

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"regexp"
 	"strconv"
+	"time"
 
 	"github.com/prometheus/alertmanager/matcher/parse"
 	"github.com/prometheus/alertmanager/pkg/labels"
@@ -28,8 +29,8 @@ type gettableAlert struct {
 	Labels       telemetry.Labels `json:"labels"`
 }
 
-// alertStatus is models.AlertStatus. Vigil has no silences or inhibitions
-// in this API yet, so every listed alert is active and muted by nothing.
+// alertStatus is models.AlertStatus. Without a Dispatcher every listed
+// alert is active and muted by nothing (or silenced, with only Silences).
 type alertStatus struct {
 	State       string   `json:"state"`
 	SilencedBy  []string `json:"silencedBy"`
@@ -119,40 +120,28 @@ func (r *Receiver) getAlerts(w http.ResponseWriter, req *http.Request) {
 		writeAMError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	var list []telemetry.Alert
-	// Every alert is active (nothing silences or inhibits here yet), so
-	// active=false selects nothing and the other selectors change nothing.
-	if aq.active && (aq.receiver == nil || aq.receiver.MatchString(r.opts.ReceiverName)) {
-		var match func(*telemetry.Alert) bool
-		if len(aq.matchers) > 0 {
-			match = func(a *telemetry.Alert) bool { return matchLabels(aq.matchers, a.Labels) }
-		}
-		list = r.state.Firing(r.opts.Now(), match)
+	now := r.opts.Now()
+	var match func(*telemetry.Alert) bool
+	if len(aq.matchers) > 0 {
+		match = func(a *telemetry.Alert) bool { return matchLabels(aq.matchers, a.Labels) }
 	}
+	list := r.state.Firing(now, match)
 
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	bw := bufio.NewWriterSize(w, 32<<10)
 	enc := json.NewEncoder(bw)
-	receivers := []receiverRef{{Name: r.opts.ReceiverName}}
-	empty := []string{}
 	_ = bw.WriteByte('[')
+	n := 0
 	for i := range list {
-		a := &list[i]
-		if i > 0 {
+		ga, ok := r.gettable(&list[i], now, &aq)
+		if !ok {
+			continue
+		}
+		if n > 0 {
 			_ = bw.WriteByte(',')
 		}
-		ga := gettableAlert{
-			Annotations:  a.Annotations,
-			EndsAt:       formatTime(a.EndsAt),
-			Fingerprint:  a.Fingerprint().String(),
-			Receivers:    receivers,
-			StartsAt:     formatTime(a.StartsAt),
-			Status:       alertStatus{State: "active", SilencedBy: empty, InhibitedBy: empty, MutedBy: empty},
-			UpdatedAt:    formatTime(a.UpdatedAt),
-			GeneratorURL: a.GeneratorURL,
-			Labels:       a.Labels,
-		}
+		n++
 		if err := enc.Encode(&ga); err != nil {
 			// Labels and strings always encode; a failure is the client
 			// gone, and the status is already sent.
@@ -161,4 +150,98 @@ func (r *Receiver) getAlerts(w http.ResponseWriter, req *http.Request) {
 	}
 	_, _ = bw.WriteString("]\n")
 	_ = bw.Flush()
+}
+
+// gettable renders an alert with its receivers and status, or reports
+// false when the query's state and receiver selectors leave it out, as
+// Alertmanager's alert filter does.
+func (r *Receiver) gettable(a *telemetry.Alert, now time.Time, aq *alertQuery) (gettableAlert, bool) {
+	empty := []string{}
+	status := alertStatus{State: "active", SilencedBy: empty, InhibitedBy: empty, MutedBy: empty}
+	receivers := []receiverRef{{Name: r.opts.ReceiverName}}
+	if d := r.opts.Dispatcher; d != nil {
+		st := d.Status(a.Labels, now)
+		status = alertStatus{State: st.State, SilencedBy: st.SilencedBy, InhibitedBy: st.InhibitedBy, MutedBy: st.MutedBy}
+		receivers = receivers[:0]
+		for _, name := range d.ReceiversFor(a.Labels) {
+			receivers = append(receivers, receiverRef{Name: name})
+		}
+	} else if s := r.opts.Silences; s != nil {
+		if ids := s.MutedBy(a.Labels, now); len(ids) > 0 {
+			status.State, status.SilencedBy = "suppressed", ids
+		}
+	}
+	switch {
+	case !aq.active && status.State == "active",
+		!aq.silenced && len(status.SilencedBy) > 0,
+		!aq.inhibited && len(status.InhibitedBy) > 0:
+		return gettableAlert{}, false
+	}
+	if aq.receiver != nil {
+		ok := false
+		for _, rr := range receivers {
+			if aq.receiver.MatchString(rr.Name) {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return gettableAlert{}, false
+		}
+	}
+	return gettableAlert{
+		Annotations:  a.Annotations,
+		EndsAt:       formatTime(a.EndsAt),
+		Fingerprint:  a.Fingerprint().String(),
+		Receivers:    receivers,
+		StartsAt:     formatTime(a.StartsAt),
+		Status:       status,
+		UpdatedAt:    formatTime(a.UpdatedAt),
+		GeneratorURL: a.GeneratorURL,
+		Labels:       a.Labels,
+	}, true
+}
+
+// alertGroup is models.AlertGroup.
+type alertGroup struct {
+	Labels   telemetry.Labels `json:"labels"`
+	Receiver receiverRef      `json:"receiver"`
+	Alerts   []gettableAlert  `json:"alerts"`
+}
+
+// getGroups serves GET /api/v2/alerts/groups from the dispatcher's
+// aggregation groups, with the same filters as GET /api/v2/alerts; groups
+// left without alerts are not listed.
+func (r *Receiver) getGroups(w http.ResponseWriter, req *http.Request) {
+	aq, err := parseAlertQuery(req.URL.Query())
+	if err != nil {
+		writeAMError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	now := r.opts.Now()
+	var keep func(string) bool
+	if aq.receiver != nil {
+		keep = aq.receiver.MatchString
+	}
+	out := []alertGroup{}
+	for _, g := range r.opts.Dispatcher.Groups(keep) {
+		ag := alertGroup{Labels: g.Labels, Receiver: receiverRef{Name: g.Receiver}, Alerts: []gettableAlert{}}
+		for i := range g.Alerts {
+			a := &g.Alerts[i]
+			// Resolved alerts wait in their group for the next flush;
+			// Alertmanager lists only those not yet resolved.
+			if a.Resolved(now) || (len(aq.matchers) > 0 && !matchLabels(aq.matchers, a.Labels)) {
+				continue
+			}
+			ga, ok := r.gettable(a, now, &aq)
+			if !ok {
+				continue
+			}
+			ag.Alerts = append(ag.Alerts, ga)
+		}
+		if len(ag.Alerts) > 0 {
+			out = append(out, ag)
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
 }

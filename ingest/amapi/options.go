@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"regexp"
 	"runtime"
 	"runtime/debug"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/vigilops/vigil/correlate/dispatch"
+	"github.com/vigilops/vigil/correlate/silence"
 	"github.com/vigilops/vigil/ingest"
 )
 
@@ -66,6 +69,20 @@ type Options struct {
 	// [a-zA-Z_][a-zA-Z0-9_]*, as Alertmanager 0.26 and earlier. By default
 	// any non-empty UTF-8 name is accepted, as Alertmanager since 0.27.
 	LegacyLabelNames bool
+	// Silences, when set, are served at /api/v2/silences and
+	// /api/v2/silence/{id} (amtool silence add/query/expire/import). Nil:
+	// those paths answer 404, as before Vigil had silences.
+	Silences *silence.Silences
+	// SilenceAuth, when set, additionally guards the silence mutations
+	// (POST /api/v2/silences, DELETE /api/v2/silence/{id}); the app passes
+	// its API token check requiring the operator role, since silences
+	// change Vigil's state beyond telemetry. Nil: only Auth applies.
+	SilenceAuth func(http.Handler) http.Handler
+	// Dispatcher, when set, serves GET /api/v2/alerts/groups, fills each
+	// listed alert's receivers and status (silencedBy, inhibitedBy,
+	// mutedBy) and lists its receivers at /api/v2/receivers. Nil: alerts
+	// are listed as active, routed to ReceiverName.
+	Dispatcher *dispatch.Dispatcher
 	// Version is reported by GET /api/v2/status.
 	Version VersionInfo
 	// ConfigOriginal is reported by GET /api/v2/status as config.original

@@ -49,7 +49,14 @@ func New(opts Options) (*Receiver, error) {
 		return nil, fmt.Errorf("encode status: %w", err)
 	}
 	name := opts.ReceiverName
-	if r.receivers, err = json.Marshal([]receiverRef{{Name: name}}); err != nil {
+	refs := []receiverRef{{Name: name}}
+	if opts.Dispatcher != nil {
+		refs = refs[:0]
+		for _, n := range opts.Dispatcher.Receivers() {
+			refs = append(refs, receiverRef{Name: n})
+		}
+	}
+	if r.receivers, err = json.Marshal(refs); err != nil {
 		return nil, fmt.Errorf("encode receivers: %w", err)
 	}
 	return r, nil
@@ -71,13 +78,10 @@ func (r *Receiver) Stop(context.Context) error { return nil }
 func (r *Receiver) State() *State { return r.state }
 
 // Routes implements ingest.HTTPReceiver. GET patterns also answer HEAD.
-// /api/v2/silences and /api/v2/alerts/groups are deliberately absent.
+// The silence routes are present only with Options.Silences, the groups
+// route only with Options.Dispatcher.
 func (r *Receiver) Routes() []ingest.Route {
-	routes := []struct {
-		pattern string
-		h       http.HandlerFunc
-		open    bool
-	}{
+	routes := []routeDef{
 		{"POST /api/v2/alerts", r.postAlertsV2, false},
 		{"POST /api/v1/alerts", r.postAlertsV1, false},
 		{"GET /api/v2/alerts", r.getAlerts, false},
@@ -86,15 +90,36 @@ func (r *Receiver) Routes() []ingest.Route {
 		{"GET /-/healthy", serveOK, true},
 		{"GET /-/ready", serveOK, true},
 	}
+	if r.opts.Silences != nil {
+		routes = append(routes, []routeDef{
+			{"GET /api/v2/silences", r.getSilences, false},
+			{"POST /api/v2/silences", r.postSilence, false},
+			{"GET /api/v2/silence/{id}", r.getSilence, false},
+			{"DELETE /api/v2/silence/{id}", r.deleteSilence, false},
+		}...)
+	}
+	if r.opts.Dispatcher != nil {
+		routes = append(routes, routeDef{"GET /api/v2/alerts/groups", r.getGroups, false})
+	}
 	out := make([]ingest.Route, 0, len(routes))
 	for _, rt := range routes {
-		h := r.metrics.instrument(rt.pattern, rt.h)
+		var h http.Handler = rt.h
+		if r.opts.SilenceAuth != nil && (rt.pattern == "POST /api/v2/silences" || rt.pattern == "DELETE /api/v2/silence/{id}") {
+			h = r.opts.SilenceAuth(h)
+		}
+		h = r.metrics.instrument(rt.pattern, h)
 		if !rt.open {
 			h = r.opts.Auth.Wrap(h)
 		}
 		out = append(out, ingest.Route{Pattern: rt.pattern, Handler: h})
 	}
 	return out
+}
+
+type routeDef struct {
+	pattern string
+	h       http.HandlerFunc
+	open    bool
 }
 
 // serveOK answers health and readiness as Alertmanager does. The receiver
