@@ -13,6 +13,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/vigilops/vigil/incident"
 	"github.com/vigilops/vigil/telemetry"
 )
 
@@ -28,6 +29,7 @@ type Store interface {
 	AlertStore
 	TokenStore
 	StateStore
+	IncidentStore
 	// Prune deletes what is older than the configured retention, as of now.
 	// It returns the number of rows removed.
 	Prune(ctx context.Context, now time.Time) (int64, error)
@@ -135,4 +137,23 @@ type StateStore interface {
 	PutState(ctx context.Context, key string, value []byte) error
 	// GetState returns the value under key, or ErrNotFound.
 	GetState(ctx context.Context, key string) ([]byte, error)
+}
+
+// IncidentStore keeps incidents and their timelines, so that they survive
+// restarts. Prune removes incidents resolved before the retention cutoff,
+// with their timelines; active incidents are kept however old.
+type IncidentStore interface {
+	// UpsertIncident inserts the incident or replaces the stored one with
+	// the same ID. An incident without ID or OpenedAt is refused.
+	UpsertIncident(ctx context.Context, inc incident.Incident) error
+	// Incident returns the incident with this ID, or ErrNotFound.
+	Incident(ctx context.Context, id string) (incident.Incident, error)
+	// Incidents returns incidents matching q, most recently opened first.
+	Incidents(ctx context.Context, q incident.Query) ([]incident.Incident, error)
+	// AppendTimeline adds entries to the incident's timeline atomically;
+	// ErrNotFound when the incident is not stored.
+	AppendTimeline(ctx context.Context, id string, entries []incident.Entry) error
+	// Timeline returns the incident's entries oldest first (ties in append
+	// order), or ErrNotFound when the incident is not stored.
+	Timeline(ctx context.Context, id string) ([]incident.Entry, error)
 }

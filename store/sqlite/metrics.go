@@ -14,19 +14,24 @@ import (
 
 // Operation names, the op label of the store's metrics.
 const (
-	opAppendEvents = "append_events"
-	opEvents       = "events"
-	opUpsertAlerts = "upsert_alerts"
-	opAlerts       = "alerts"
-	opCreateToken  = "create_token"
-	opTokenByHash  = "token_by_hash"
-	opTokens       = "tokens"
-	opDeleteToken  = "delete_token"
-	opTouchToken   = "touch_token"
-	opPutState     = "put_state"
-	opGetState     = "get_state"
-	opPrune        = "prune"
-	opPing         = "ping"
+	opAppendEvents   = "append_events"
+	opEvents         = "events"
+	opUpsertAlerts   = "upsert_alerts"
+	opAlerts         = "alerts"
+	opCreateToken    = "create_token"
+	opTokenByHash    = "token_by_hash"
+	opTokens         = "tokens"
+	opDeleteToken    = "delete_token"
+	opTouchToken     = "touch_token"
+	opPutState       = "put_state"
+	opGetState       = "get_state"
+	opUpsertIncident = "upsert_incident"
+	opIncident       = "incident"
+	opIncidents      = "incidents"
+	opAppendTimeline = "append_timeline"
+	opTimeline       = "timeline"
+	opPrune          = "prune"
+	opPing           = "ping"
 )
 
 type metrics struct {

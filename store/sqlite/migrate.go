@@ -68,6 +68,34 @@ CREATE TABLE state (
 	updated_at INTEGER NOT NULL
 ) STRICT;
 `,
+	// 2: incidents and their timelines. The incident itself is a JSON
+	// document (it grows fields faster than a schema should); the columns
+	// beside it are what queries filter and sort on. services is a JSON
+	// array searched with json_each.
+	`
+CREATE TABLE incidents (
+	id          TEXT    PRIMARY KEY,
+	status      TEXT    NOT NULL,
+	opened_at   INTEGER NOT NULL,
+	updated_at  INTEGER NOT NULL,
+	resolved_at INTEGER,
+	services    TEXT    NOT NULL,
+	doc         TEXT    NOT NULL
+) STRICT;
+CREATE INDEX incidents_opened_at ON incidents (opened_at);
+CREATE INDEX incidents_status_opened_at ON incidents (status, opened_at);
+CREATE INDEX incidents_resolved_at ON incidents (resolved_at);
+
+CREATE TABLE incident_timeline (
+	seq         INTEGER PRIMARY KEY,
+	incident_id TEXT    NOT NULL,
+	time        INTEGER NOT NULL,
+	kind        TEXT    NOT NULL,
+	text        TEXT    NOT NULL,
+	refs        TEXT
+) STRICT;
+CREATE INDEX incident_timeline_incident ON incident_timeline (incident_id, time, seq);
+`,
 }
 
 const createMigrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -13,8 +13,8 @@ import (
 const pruneBatch = 5000
 
 // pruneStatements delete one batch each of what retention no longer keeps.
-// Alerts still firing (no ends_at) and tokens that never expire are kept
-// however old they are.
+// Alerts still firing (no ends_at), tokens that never expire and incidents
+// not resolved are kept however old they are.
 var pruneStatements = []struct{ table, sql string }{
 	{"events", `DELETE FROM events WHERE rowid IN
 		(SELECT rowid FROM events WHERE time < ? LIMIT ?)`},
@@ -22,6 +22,13 @@ var pruneStatements = []struct{ table, sql string }{
 		(SELECT id FROM alerts WHERE ends_at IS NOT NULL AND ends_at < ? LIMIT ?)`},
 	{"tokens", `DELETE FROM tokens WHERE rowid IN
 		(SELECT rowid FROM tokens WHERE expires_at IS NOT NULL AND expires_at < ? LIMIT ?)`},
+	// Timelines go before their incidents, so an interrupted prune never
+	// leaves entries whose incident is gone unfindable by this statement.
+	{"incident_timeline", `DELETE FROM incident_timeline WHERE seq IN
+		(SELECT t.seq FROM incident_timeline t JOIN incidents i ON i.id = t.incident_id
+		 WHERE i.resolved_at IS NOT NULL AND i.resolved_at < ? LIMIT ?)`},
+	{"incidents", `DELETE FROM incidents WHERE rowid IN
+		(SELECT rowid FROM incidents WHERE resolved_at IS NOT NULL AND resolved_at < ? LIMIT ?)`},
 }
 
 // Prune deletes events older than the retention as of now, alerts that
