@@ -1,0 +1,340 @@
+package detect
+
+import "math"
+
+// metricCore is the univariate scoring engine behind SeriesDetector: O(1)
+// streaming statistics plus one ring of a day's and one of a week's
+// values, so a series costs a few KiB to 46 KiB and a point a few hundred
+// nanoseconds.
+//
+// Surprise has three views, each a z-like statistic:
+//   - residual: the value against the best of three forecasts (a fast
+//     EWMA, the value a day earlier, the value a week earlier), each
+//     scaled by the usual size of its own errors, so a daily or weekly
+//     pattern is not news but a spike is;
+//   - level: a short (Huber) mean against the long one, from whichever
+//     model explains most of the variance (plain, day-on-day or
+//     week-on-week differences), for level shifts a fast forecast absorbs;
+//   - spread: the short error size against the long one, for a rise in
+//     variance.
+//
+// The largest is turned into a surprise in nats (-ln of the normal tail),
+// and the score compares it with the largest surprise the series has
+// shown lately (a slowly decaying maximum, floored at mcMinRef): a series
+// that is always spiky needs a bigger spike to score, which is what makes
+// scores comparable across series. After a high score the detector holds
+// off for a while, because one incident is one finding, not a hundred.
+type metricCore struct {
+	n int
+
+	fast   float64 // EWMA forecast
+	errAbs float64 // EW mean |forecast error|, outliers clipped
+	errLT  float64 // long EW mean |forecast error|
+	errS   float64 // short EW mean |forecast error|, for the spread view
+	short  float64 // short Huber mean of value
+	long   float64 // long EWMA of value
+	lvar   float64 // long EW variance of value
+
+	lrMean, lrVar float64 // running mean and variance of errS/errLT
+
+	// season holds the daily and weekly models; a model with no ring
+	// (sampling step unknown, or the period too long to keep) is off.
+	season [2]mcSeason
+
+	maxSur float64 // decaying maximum of surprise
+	cool   int     // points left in the post-detection hold-off
+
+	last coreParts
+}
+
+// coreParts are the pieces of the latest judgement, kept for explanations.
+type coreParts struct {
+	zResid, zLevel, zSpread float64
+	surprise                float64
+	// raw is the likelihood against the fixed surprise mcOpsRef, before
+	// the hold-off and the recent-maximum reference: it stays high for as
+	// long as a deviation lasts, which persistence needs.
+	raw float64
+}
+
+// Tuning constants, one set for every series, expressed in points. They
+// were chosen on NAB's 41 public series by small grids over round values
+// (eval/nab/TUNING.md logs each step); none is per file.
+const (
+	mcFastAlpha   = 0.5   // forecast memory of about two points
+	mcErrAlpha    = 0.02  // error scale over about 50 points
+	mcErrLTAlpha  = 0.002 // long error scale, about 500 points
+	mcSpreadAlpha = 0.05  // short error size for the spread view
+	mcShortAlpha  = 0.2   // short mean, about 5 points
+	mcLongAlpha   = 0.002 // long mean and spread, about 500 points
+	mcLTShare     = 0.5   // floor of the error scale, as a share of the long-run one
+	mcSurDecay    = 0.003 // the surprise maximum halves in about 230 points
+	mcMinRef      = 15.0  // floor of the reference surprise (about 5.2 sigma)
+	mcOpsRef      = 5.0   // surprise that makes the ops likelihood 0.39 (about 3.3 sigma)
+	mcZCap        = 37.0  // z beyond which float64 tails end (p = 1e-300)
+	mcWarmup      = 30    // points before any score
+	mcHold        = 100   // points held off after a detection
+	mcHoldAt      = 0.5   // score that starts a hold-off
+	// mcShortSE is the standard error of a short EWMA in units of the
+	// series' standard deviation: sqrt(a/(2-a)) for a = mcShortAlpha.
+	mcShortSE = 0.3333333333333333
+)
+
+func (c *metricCore) observe(x float64) float64 {
+	c.n++
+	if c.n == 1 {
+		c.fast, c.short, c.long = x, x, x
+		return 0
+	}
+	// tiny keeps scales positive; relative 1e-6 sits above float32
+	// rounding of the seasonal rings, so a noiseless series stays calm.
+	tiny := 1e-6 * (1 + mcAbs(c.long))
+	e := x - c.fast
+	ae := mcAbs(e)
+	// The error scale is the recent one, but never below a share of the
+	// long-run one: after a quiet spell a bursty series would otherwise
+	// find its next routine burst astonishing.
+	scale := c.errAbs
+	if f := mcLTShare * c.errLT; f > scale {
+		scale = f
+	}
+	scale = scale*1.2533 + tiny // mean absolute deviation to sigma
+	zr := ae / scale
+	lsd := math.Sqrt(c.lvar) + tiny
+	// The short means take values clipped at 3 long deviations (a Huber
+	// mean), so that a one-point spike cannot pass for a level shift.
+	c.short += mcShortAlpha * (mcClip(x, c.long, 3*lsd) - c.short)
+	zl := mcAbs(c.short-c.long) / lsd
+	bestVar := c.lvar
+	for i := range c.season {
+		sz, sl, v, ok := c.season[i].step(x, c.n, tiny)
+		if !ok {
+			continue
+		}
+		if sz < zr {
+			zr = sz
+		}
+		if v < bestVar {
+			bestVar, zl = v, sl
+		}
+	}
+	// Spread view: clipped so that one spike is not a variance change;
+	// only a rise counts.
+	clipped := ae
+	if lim := 3 * scale; clipped > lim {
+		clipped = lim
+	}
+	c.errS += mcSpreadAlpha * (clipped - c.errS)
+	// The ratio, not its log: a Log per point costs more than the rest of
+	// this view, and only rises are scored.
+	zs := 0.0
+	if c.n > 2*mcWarmup && c.lrVar > 0 {
+		lr := (c.errS + tiny) / (c.errLT + tiny)
+		dl := lr - c.lrMean
+		if dl > 0 {
+			zs = dl / (math.Sqrt(c.lrVar) + 1e-3)
+		}
+		c.lrMean += mcLongAlpha * dl
+		c.lrVar = (1 - mcLongAlpha) * (c.lrVar + mcLongAlpha*dl*dl)
+	} else if c.n > mcWarmup {
+		c.lrMean = (c.errS + tiny) / (c.errLT + tiny)
+		c.lrVar = 0.01
+	}
+
+	// Learn after judging, so that a point is never compared with itself;
+	// the short error scale takes outliers clipped so one spike does not
+	// blind it.
+	c.fast += mcFastAlpha * e
+	if lim := 6 * scale; ae > lim {
+		ae = lim
+	}
+	c.errAbs += mcErrAlpha * (ae - c.errAbs)
+	c.errLT += mcErrLTAlpha * (mcAbs(e) - c.errLT)
+	d := x - c.long
+	c.long += mcLongAlpha * d
+	c.lvar = (1 - mcLongAlpha) * (c.lvar + mcLongAlpha*d*d)
+
+	z := zr
+	if zl > z {
+		z = zl
+	}
+	if zs > z {
+		z = zs
+	}
+	sur := mcSurprise(z)
+	c.last = coreParts{zResid: zr, zLevel: zl, zSpread: zs, surprise: sur}
+	if c.n < mcWarmup {
+		if sur > c.maxSur {
+			c.maxSur = sur
+		}
+		return 0
+	}
+	ref := c.maxSur
+	if ref < mcMinRef {
+		ref = mcMinRef
+	}
+	r := sur / ref
+	c.maxSur *= 1 - mcSurDecay
+	if sur > c.maxSur {
+		c.maxSur = sur
+	}
+	score := mcOneMinusExp(0.5 * r * r)
+	r0 := sur * (1 / mcOpsRef)
+	c.last.raw = mcOneMinusExp(0.5 * r0 * r0)
+	if c.cool > 0 {
+		c.cool--
+		return score * 0.1
+	}
+	if score >= mcHoldAt {
+		c.cool = mcHold
+	}
+	return score
+}
+
+// kind names the view that dominated the judgement, for the anomaly's
+// "kind" label: spike, level_shift or variance_change.
+func (p coreParts) kind() string {
+	switch {
+	case p.zSpread > p.zResid && p.zSpread > p.zLevel:
+		return "variance_change"
+	case p.zLevel > p.zResid:
+		return "level_shift"
+	}
+	return "spike"
+}
+
+func mcAbs(x float64) float64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// mcSurprise is -ln of the two-sided normal tail of z, computed without
+// Erfc: for z above 5 the asymptotic form is exact to 1%, below it the
+// tail is taken from Erfc.
+func mcSurprise(z float64) float64 {
+	if z < mcTabMax {
+		// table lookup with linear interpolation: the exact form costs an
+		// Erfc and a Log, a third of a point's budget
+		f := z * mcTabStep
+		i := int(f)
+		w := f - float64(i)
+		return mcTab[i] + w*(mcTab[i+1]-mcTab[i])
+	}
+	return mcSurpriseExact(z)
+}
+
+const (
+	mcTabMax  = 5.0
+	mcTabStep = 200.0 // entries per unit of z
+)
+
+// mcTab holds mcSurpriseExact on [0, mcTabMax] every 1/mcTabStep; the
+// interpolation error is below 1e-4 nats.
+var mcTab = func() []float64 {
+	t := make([]float64, int(mcTabMax*mcTabStep)+2)
+	for i := range t {
+		t[i] = mcSurpriseExact(float64(i) / mcTabStep)
+	}
+	return t
+}()
+
+func mcSurpriseExact(z float64) float64 {
+	if z > 5 {
+		// -ln(2φ(z)/z); capped where float64 tails end (p = 1e-300), so
+		// that a flat series' first wiggle (z = 1e9) cannot dwarf
+		// everything after it.
+		if z > mcZCap {
+			z = mcZCap
+		}
+		return 0.5*z*z + math.Log(z) + 0.2257913526447274 // ln(sqrt(pi/2))
+	}
+	return -math.Log(math.Erfc(z / math.Sqrt2))
+}
+
+// mcOneMinusExp is 1-exp(-x) for x >= 0, by series where x is small (the
+// common case: ordinary points) to spare an Exp.
+func mcOneMinusExp(x float64) float64 {
+	if x < 0.1 {
+		// error below x^6/720 < 1.4e-9
+		return x * (1 - x*(0.5-x*(1.0/6-x*(1.0/24-x/120))))
+	}
+	return 1 - math.Exp(-x)
+}
+
+// mcSeason is a seasonal-naive model of one period: the forecast is the
+// value one period ago (give or take one step, as daily patterns drift by
+// a sample now and then), and its level view is the short mean of
+// period-on-period differences.
+type mcSeason struct {
+	// ring holds the last period of values; float32 because the forecast
+	// needs no more precision than the noise, and it halves the memory.
+	ring         []float32
+	pos          int
+	err          float64 // EW mean |forecast error|
+	dShort, dVar float64 // short Huber mean and EW variance of the difference
+}
+
+// step judges x against the model and then learns it. ok is false until
+// the model has seen two full periods.
+func (m *mcSeason) step(x float64, n int, tiny float64) (zr, zl, dvar float64, ok bool) {
+	P := len(m.ring)
+	if P == 0 {
+		return 0, 0, 0, false
+	}
+	if n > P+1 {
+		ds := x - float64(m.ring[m.pos])
+		prev, next := m.pos-1, m.pos+1
+		if prev < 0 {
+			prev = P - 1
+		}
+		if next == P {
+			next = 0
+		}
+		es := mcAbs(ds)
+		if a := mcAbs(x - float64(m.ring[prev])); a < es {
+			es = a
+		}
+		if a := mcAbs(x - float64(m.ring[next])); a < es {
+			es = a
+		}
+		ss := m.err*1.2533 + tiny
+		dsd0 := math.Sqrt(m.dVar)
+		m.dShort += mcShortAlpha * (mcClip(ds, 0, 3*dsd0+tiny) - m.dShort)
+		if n > 2*P {
+			zr, zl, dvar, ok = es/ss, mcAbs(m.dShort)/(dsd0*mcShortSE+tiny), m.dVar, true
+		}
+		if lim := 6 * ss; es > lim {
+			es = lim
+		}
+		m.err += mcErrAlpha * (es - m.err)
+		m.dVar = (1 - mcLongAlpha) * (m.dVar + mcLongAlpha*ds*ds)
+	}
+	m.ring[m.pos] = float32(x)
+	if m.pos++; m.pos == P {
+		m.pos = 0
+	}
+	return zr, zl, dvar, ok
+}
+
+func mcClip(x, center, width float64) float64 {
+	if x < center-width {
+		return center - width
+	}
+	if x > center+width {
+		return center + width
+	}
+	return x
+}
+
+// drift reports that the forecast no longer fits: the recent error scale
+// has stayed far above the long-run one.
+func (c *metricCore) drift() bool {
+	return c.n > 10*mcWarmup && c.errLT > 0 && c.errAbs > 3*c.errLT
+}
+
+// stateBytes is the memory a core holds.
+func (c *metricCore) stateBytes() int {
+	return int(unsafeSizeofCore) + 4*cap(c.season[0].ring) + 4*cap(c.season[1].ring)
+}
