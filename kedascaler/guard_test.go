@@ -7,7 +7,8 @@ import (
 )
 
 func TestGuard(t *testing.T) {
-	spec := defaultSpec() // tolerance 5%, stabilisation 5m, cap 100%
+	spec := defaultSpec() // tolerance 5%, cap 100%
+	spec.Stabilization = 5 * time.Minute
 	type step struct {
 		at     time.Duration // after t0
 		raw    float64

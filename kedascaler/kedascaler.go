@@ -5,11 +5,18 @@
 // of the forecast over the horizon), so the HPA that KEDA drives adds
 // replicas before the load arrives instead of after.
 //
+// The forecast alone is minutes behind an unannounced rise (its grid is a
+// minute coarse and the model reads the first rise as a passing deviation),
+// so every evaluation also re-reads the last minutes at a finer step: the
+// freshest value is the floor, and a rise that stands out of the recent
+// noise is extrapolated over the lead time new replicas need.
+//
 // Key invariant: the value handed to KEDA never jumps on noise and never
-// falls early. Every raw forecast passes the flapping guards (scale-down
-// stabilisation, hysteresis, a cap on change per step) and, when the model
-// is unsure or stale, is replaced by the current observed value, so a bad
-// forecast degrades to reactive scaling rather than to a wrong one.
+// falls early. Every raw value passes the flapping guards (hysteresis, a
+// cap on change per step, and a scale-down stabilisation window on top of
+// the HPA's own when one is configured) and, when the model is unsure or
+// stale, is replaced by the current observed value, so a bad forecast
+// degrades to reactive scaling rather than to a wrong one.
 // Evaluation time comes from Options.Now, never from the wall clock deep
 // inside, so replays and tests are deterministic.
 package kedascaler

@@ -30,6 +30,8 @@ const (
 	KeyMaxRelativeWidth    = "maxRelativeWidth"
 	KeyMaxStaleness        = "maxStaleness"
 	KeyMaxFitAge           = "maxFitAge"
+	KeyRecentStep          = "recentStep"
+	KeyLeadTime            = "leadTime"
 )
 
 // knownKeys lists every key, so a misspelt one is refused rather than
@@ -39,6 +41,7 @@ var knownKeys = []string{
 	KeyQuery, KeySelector, KeyHorizon, KeyQuantile, KeyTargetValue,
 	KeyActivationThreshold, KeyMetricName, KeyStep, KeyLookback, KeyTolerance,
 	KeyStabilization, KeyMaxChange, KeyMaxRelativeWidth, KeyMaxStaleness, KeyMaxFitAge,
+	KeyRecentStep, KeyLeadTime,
 }
 
 // kedaKeys are keys KEDA itself reads from an external trigger's metadata
@@ -80,8 +83,12 @@ type Spec struct {
 	// guard.apply for why).
 	Tolerance float64
 	// Stabilization is the scale-down window: the served value only falls
-	// to the largest recommendation of this window (default 5m, as the
-	// HPA's own default).
+	// to the largest recommendation of this window (default 0). The HPA
+	// that KEDA drives already holds every fall for its own window (300 s
+	// unless the ScaledObject's behavior says otherwise) and two windows in
+	// series hold capacity for their sum, so this one is for HPAs whose
+	// window has been shortened (deploy/kubernetes sets 60 s there and 5m
+	// here).
 	Stabilization time.Duration
 	// MaxChange caps the change per evaluation as a fraction of the served
 	// value (default 1: at most doubling, at most to zero); 0 disables it.
@@ -96,6 +103,18 @@ type Spec struct {
 	// MaxFitAge: a fit that ends longer than this before now is stale
 	// (default 1h).
 	MaxFitAge time.Duration
+	// RecentStep is the finer step at which the last few minutes are read
+	// again on every evaluation (default 15s, the HPA's sync period): the
+	// current value and the ramp check use them, so the scaler's newest
+	// reading is as fresh as a reactive HPA's. 0 (or a value not below
+	// Step) turns it off.
+	RecentStep time.Duration
+	// LeadTime is how long new capacity takes to serve once the served
+	// value rises: the HPA's sync plus pod start-up, usually 1-2 minutes
+	// (default 2m). A significant rise over the last LeadTime of recent
+	// points is extrapolated LeadTime past the newest point; 0 turns the
+	// ramp extrapolation off.
+	LeadTime time.Duration
 }
 
 // defaultSpec holds every default but the query and the target.
@@ -106,11 +125,13 @@ func defaultSpec() Spec {
 		Step:             time.Minute,
 		Lookback:         7 * 24 * time.Hour,
 		Tolerance:        0.05,
-		Stabilization:    5 * time.Minute,
+		Stabilization:    0,
 		MaxChange:        1,
 		MaxRelativeWidth: 1,
 		MaxStaleness:     5 * time.Minute,
 		MaxFitAge:        time.Hour,
+		RecentStep:       15 * time.Second,
+		LeadTime:         2 * time.Minute,
 	}
 }
 
@@ -217,6 +238,15 @@ func ParseMetadata(md map[string]string, maxPoints int) (Spec, error) {
 		return Spec{}, err
 	}
 	if s.MaxFitAge, err = durationKey(md, KeyMaxFitAge, s.MaxFitAge, s.Step, 7*24*time.Hour); err != nil {
+		return Spec{}, err
+	}
+	if s.RecentStep, err = durationKey(md, KeyRecentStep, s.RecentStep, 0, s.Step); err != nil {
+		return Spec{}, err
+	}
+	if s.RecentStep > 0 && s.RecentStep < minStep {
+		return Spec{}, badKey(KeyRecentStep, "%q is below %s (0 turns it off)", md[KeyRecentStep], minStep)
+	}
+	if s.LeadTime, err = durationKey(md, KeyLeadTime, s.LeadTime, 0, time.Hour); err != nil {
 		return Spec{}, err
 	}
 	s.MetricName = md[KeyMetricName]

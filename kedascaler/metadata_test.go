@@ -33,14 +33,15 @@ func TestParseMetadataValues(t *testing.T) {
 		KeyHorizon, "1h30m", KeyQuantile, "0.95", KeyActivationThreshold, "-3",
 		KeyMetricName, "frontend_rps", KeyStep, "30", KeyLookback, "7d", KeyTolerance, "0",
 		KeyStabilization, "0s", KeyMaxChange, "0.5", KeyMaxRelativeWidth, "2.5",
-		KeyMaxStaleness, "10m", KeyMaxFitAge, "2h",
+		KeyMaxStaleness, "10m", KeyMaxFitAge, "2h", KeyRecentStep, "10s", KeyLeadTime, "90s",
 	), 50000)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if s.Horizon != 90*time.Minute || s.Quantile != 0.95 || s.ActivationThreshold != -3 || s.MetricName != "frontend_rps" ||
 		s.Step != 30*time.Second || s.Lookback != 7*24*time.Hour || s.Tolerance != 0 || s.Stabilization != 0 ||
-		s.MaxChange != 0.5 || s.MaxRelativeWidth != 2.5 || s.MaxStaleness != 10*time.Minute || s.MaxFitAge != 2*time.Hour {
+		s.MaxChange != 0.5 || s.MaxRelativeWidth != 2.5 || s.MaxStaleness != 10*time.Minute || s.MaxFitAge != 2*time.Hour ||
+		s.RecentStep != 10*time.Second || s.LeadTime != 90*time.Second {
 		t.Fatalf("spec %+v", s)
 	}
 }
@@ -77,6 +78,10 @@ func TestParseMetadataErrors(t *testing.T) {
 		{"staleness below step", md(KeyMaxStaleness, "1s"), KeyMaxStaleness, "outside"},
 		{"bad fit age", md(KeyMaxFitAge, "x"), KeyMaxFitAge, "not a duration"},
 		{"bad metric name", md(KeyMetricName, "a b"), KeyMetricName, "letters"},
+		{"recent step above step", md(KeyRecentStep, "2m"), KeyRecentStep, "outside"},
+		{"recent step below a second", md(KeyRecentStep, "100ms"), KeyRecentStep, "below"},
+		{"negative lead time", md(KeyLeadTime, "-1m"), KeyLeadTime, "outside"},
+		{"long lead time", md(KeyLeadTime, "2h"), KeyLeadTime, "outside"},
 		{"misspelt key", md("scaleDownStabilisation", "5m"), "scaleDownStabilisation", "unknown key"},
 	}
 	for _, tc := range tests {

@@ -17,10 +17,14 @@ import (
 // HPA, in the surge window and over the day, and uses at most 15% more
 // replica-minutes over the day. The bar (80% fewer minutes in the
 // surge window for at most 15% more replica-minutes) is logged with every
-// figure, not asserted: the unannounced surge has no precursor, so no
-// forecaster sees its onset (it only sees the ramp once the ramp is in the
-// data), and the recurring one is pre-provisioned at a replica-minute cost
-// above 15% in the window.
+// figure, not asserted, because it does not hold on seeds 1-3 alike: with
+// the recent reads and the ramp extrapolation the unannounced surge reaches
+// 76%, 69% and 93% fewer minutes (seeds 1, 2, 3) at +9-13% replica-minutes
+// in the window. What is left is mostly the HPA's 10% tolerance at normal
+// load (a served value less than 10% above the capacity moves nothing) and
+// the first minute or two of the ramp, before it stands out of the noise.
+// The recurring surge clears 80% but is pre-provisioned over the 15-minute
+// horizon, at +20-26% replica-minutes in the window.
 func TestReplaySurge(t *testing.T) {
 	if testing.Short() {
 		t.Skip("simulates five days of the shop")

@@ -21,12 +21,16 @@ type Decision struct {
 	Value float64
 	// Peak is the raw forecast peak, NaN when no forecast was made.
 	Peak float64
-	// Current is the newest observed value.
+	// Current is the newest observed value: the newest point read at
+	// Spec.RecentStep when that is newer than the model's grid.
 	Current float64
 	// Floor is the current value plus the model's quantile offset at its
 	// first step (persistence at the same quantile); the served value is
 	// never below it. NaN when no forecast was made.
 	Floor float64
+	// Ramp is the extrapolated rise when the load was ramping faster than
+	// the forecast follows and it raised the value (GuardRamp), else NaN.
+	Ramp float64
 	// Fallback is the reason the current value replaced the forecast, or
 	// "" when the forecast was used.
 	Fallback string
@@ -155,7 +159,7 @@ func (s *Scaler) Evaluate(ctx context.Context, namespace, name string, md map[st
 func (s *Scaler) evaluate(ctx context.Context, st *objState, now time.Time) (Decision, error) {
 	sp := st.spec
 	s.m.evals.Inc()
-	dec := Decision{Time: now, Peak: math.NaN(), Floor: math.NaN()}
+	dec := Decision{Time: now, Peak: math.NaN(), Floor: math.NaN(), Ramp: math.NaN()}
 	if err := s.refresh(ctx, st, now); err != nil {
 		if ctx.Err() != nil {
 			return Decision{}, ctx.Err()
@@ -185,16 +189,36 @@ func (s *Scaler) evaluate(ctx context.Context, st *objState, now time.Time) (Dec
 			s.m.peak.WithLabelValues(st.namespace, st.name).Set(peak)
 		}
 	}
+	// The freshest reading: the model's grid lags what the pipeline shows.
+	fr := s.fresh(ctx, st, now)
+	if n := len(fr); n > 0 && fr[n-1].T > last.T && now.Sub(time.UnixMilli(fr[n-1].T)) <= sp.MaxStaleness {
+		dec.Current = fr[n-1].V
+	}
 	raw := dec.Current
 	if dec.Fallback == "" {
 		// Never provision below the load already observed: a forecast that
 		// expects a fall inside the horizon (a model that reads a level
 		// shift as a passing deviation) must not shed capacity in use now.
+		// The floor keeps the model's quantile offset over the freshest
+		// value.
+		dec.Floor += dec.Current - last.V
 		raw = max(dec.Peak, dec.Floor)
+		// A ramp the model has not caught up with yet (its data is minutes
+		// behind and it reads the first rise as a passing deviation) is
+		// extrapolated over the lead time, so capacity ordered now is
+		// there when the load it is for arrives.
+		if len(fr) == 0 {
+			fr = st.hist
+		}
+		if r := rampValue(fr, st.hist, now, sp.LeadTime, sp.LeadTime); r > raw {
+			dec.Ramp, raw = r, r
+			dec.Guards = append(dec.Guards, GuardRamp)
+		}
 	} else {
 		s.m.fallbacks.WithLabelValues(dec.Fallback).Inc()
 	}
-	dec.Value, dec.Guards = st.guard.apply(now, raw, sp)
+	v, acted := st.guard.apply(now, raw, sp)
+	dec.Value, dec.Guards = v, append(dec.Guards, acted...)
 	for _, g := range dec.Guards {
 		s.m.guards.WithLabelValues(g).Inc()
 	}

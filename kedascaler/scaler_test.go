@@ -123,7 +123,8 @@ func TestEvaluateHistory(t *testing.T) {
 		ctx := context.Background()
 		for i := range 3 {
 			r.clk.Set(t0.Add(time.Duration(i) * time.Minute))
-			if _, err := r.s.Evaluate(ctx, "shop", "frontend", md(KeyLookback, "2h")); err != nil {
+			// recentStep 0: only the grid's fetches are counted here.
+			if _, err := r.s.Evaluate(ctx, "shop", "frontend", md(KeyLookback, "2h", KeyRecentStep, "0")); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -136,7 +137,7 @@ func TestEvaluateHistory(t *testing.T) {
 				t.Fatalf("call %d from %s, want %s", i, r.hist.froms[i], w)
 			}
 		}
-		st := r.s.objects[objectKey("shop", "frontend", md(KeyLookback, "2h"))].st
+		st := r.s.objects[objectKey("shop", "frontend", md(KeyLookback, "2h", KeyRecentStep, "0"))].st
 		// 2h at 1m with both ends is 121 points; each later minute adds one
 		// and drops one.
 		if n, last := len(st.hist), time.UnixMilli(st.hist[len(st.hist)-1].T); n != 121 || !last.Equal(t0.Add(2*time.Minute)) {
@@ -163,18 +164,19 @@ func TestEvaluateHistory(t *testing.T) {
 func TestEvaluateMinInterval(t *testing.T) {
 	r := newRig(t, func(o *Options) { o.MinEvalInterval = 10 * time.Second })
 	ctx := context.Background()
-	d1, err := r.s.Evaluate(ctx, "shop", "frontend", md())
+	meta := md(KeyRecentStep, "0") // one history call per evaluation
+	d1, err := r.s.Evaluate(ctx, "shop", "frontend", meta)
 	if err != nil {
 		t.Fatal(err)
 	}
 	r.clk.Add(5 * time.Second)
 	r.fc.set(func(f *bandForecaster) { f.mean = constant(500) })
-	d2, _ := r.s.Evaluate(ctx, "shop", "frontend", md())
+	d2, _ := r.s.Evaluate(ctx, "shop", "frontend", meta)
 	if d2.Value != d1.Value || r.hist.calls != 1 {
 		t.Fatalf("within the interval: value %g (was %g), %d history calls; want the cached decision", d2.Value, d1.Value, r.hist.calls)
 	}
 	r.clk.Add(6 * time.Second)
-	d3, _ := r.s.Evaluate(ctx, "shop", "frontend", md())
+	d3, _ := r.s.Evaluate(ctx, "shop", "frontend", meta)
 	if d3.Value == d1.Value || r.hist.calls != 2 {
 		t.Fatalf("after the interval: value %g, %d history calls; want a new evaluation", d3.Value, r.hist.calls)
 	}

@@ -29,7 +29,9 @@ func newEvalScalerCmd() *cobra.Command {
 surge day on which edge traffic triples at --onset-hour (sim's traffic-surge
 scenario), then run two autoscalers on the --service request rate every 15 s:
 a reactive HPA on the observed rate, and the same HPA on the KEDA scaler's
-served value (forecast peak over 15 minutes, quantile 0.9, default guards).
+served value (forecast peak over 15 minutes, quantile 0.9, default guards;
+the last minutes re-read at 15 s and a significant rise extrapolated over a
+2-minute lead time).
 
 The HPA model uses Kubernetes' documented defaults: 15 s sync, 10%
 tolerance, 300 s scale-down stabilisation, scale-up at most max(4 pods,

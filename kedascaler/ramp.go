@@ -1,0 +1,106 @@
+package kedascaler
+
+import (
+	"context"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/vigilops/vigil/telemetry"
+)
+
+// GuardRamp names the ramp extrapolation in Decision.Guards and in
+// vigil_kedascaler_guard_actions_total: it raised the served value above
+// the forecast because the load was rising faster than the model follows.
+const GuardRamp = "ramp"
+
+// rampSignificance is how many typical one-step changes (robust scale of
+// the last hour's changes) the rise over the fit window must exceed before
+// it counts as a ramp rather than noise.
+const rampSignificance = 3
+
+// noiseSpan is how much history the typical one-step change is taken from.
+const noiseSpan = time.Hour
+
+// fresh reads the last few minutes of the query again at Spec.RecentStep.
+// The history on the model's grid (Spec.Step, 1m by default) is on average
+// half a step older than what the metrics pipeline already shows; an
+// unannounced rise is caught that much later. Failures are not errors:
+// the decision then rests on the grid alone.
+func (s *Scaler) fresh(ctx context.Context, st *objState, now time.Time) []telemetry.Point {
+	sp := st.spec
+	if sp.RecentStep <= 0 || sp.RecentStep >= sp.Step {
+		return nil
+	}
+	span := max(2*sp.Step, sp.LeadTime+sp.Step)
+	pts, err := s.opts.History.Range(ctx, sp.Query, now.Add(-span), now, sp.RecentStep)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.opts.Logger.Debug("kedascaler recent history", "object", st.key, "err", err)
+		}
+		return nil
+	}
+	return appendIncreasing(nil, pts, now.UnixMilli())
+}
+
+// changeScale is a robust scale (1.4826 x the median absolute change) of
+// the one-step changes of hist over its last span; NaN with fewer than
+// three changes.
+func changeScale(hist []telemetry.Point, span time.Duration) float64 {
+	if len(hist) < 4 {
+		return math.NaN()
+	}
+	cut := hist[len(hist)-1].T - span.Milliseconds()
+	d := make([]float64, 0, 64)
+	for i := len(hist) - 1; i > 0 && hist[i-1].T >= cut; i-- {
+		d = append(d, math.Abs(hist[i].V-hist[i-1].V))
+	}
+	if len(d) < 3 {
+		return math.NaN()
+	}
+	slices.Sort(d)
+	return 1.4826 * d[len(d)/2]
+}
+
+// rampValue extrapolates a significant rise: the least-squares slope of
+// the points of the last window (at least four of them) is carried from
+// the newest point to now + lead, the time new capacity needs to serve.
+// It returns NaN when the points do not rise by more than rampSignificance
+// typical one-step changes of hist over the window (noise, a fall, or too
+// little data). A rise is extrapolated and a fall is not: over-provisioning
+// for a lead time costs little, a ramp met with yesterday's capacity is the
+// failure the scaler exists to prevent.
+func rampValue(pts, hist []telemetry.Point, now time.Time, window, lead time.Duration) float64 {
+	if len(pts) < 4 || window <= 0 {
+		return math.NaN()
+	}
+	last := pts[len(pts)-1]
+	cut := last.T - window.Milliseconds()
+	var n, sx, sy, sxx, sxy float64
+	for _, p := range pts {
+		if p.T < cut {
+			continue
+		}
+		x := float64(p.T-last.T) / float64(time.Minute.Milliseconds())
+		n++
+		sx += x
+		sy += p.V
+		sxx += x * x
+		sxy += x * p.V
+	}
+	den := n*sxx - sx*sx
+	if n < 4 || !(den > 0) {
+		return math.NaN()
+	}
+	slope := (n*sxy - sx*sy) / den // per minute
+	scale := changeScale(hist, noiseSpan)
+	if math.IsNaN(scale) || math.IsNaN(slope) || !(slope*window.Minutes() > rampSignificance*scale) {
+		return math.NaN()
+	}
+	ahead := now.Sub(time.UnixMilli(last.T)) + lead
+	v := last.V + slope*ahead.Minutes()
+	if math.IsInf(v, 0) || math.IsNaN(v) {
+		return math.NaN()
+	}
+	return v
+}
