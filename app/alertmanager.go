@@ -34,6 +34,15 @@ func (a *App) alertmanagerReceivers(sink ingest.Sink, auth ingest.Auth, limits i
 	o.Sink, o.State, o.Auth, o.Limits, o.Now = sink, st, auth, limits, a.now
 	o.ReceiverName, o.ResolveTimeout = am.Receiver, time.Duration(am.ResolveTimeout)
 	o.Version = amapi.VersionInfo{Version: a.opts.Version}
+	if al := a.alerting; al != nil {
+		o.Silences, o.Dispatcher = al.silences, al.disp
+		o.SilenceAuth = silenceAuth(a.store, cfg.API.Listen, a.now)
+		orig, err := amStatusConfig(al.tree, al.receiverNames, time.Duration(am.ResolveTimeout))
+		if err != nil {
+			return nil, err
+		}
+		o.ConfigOriginal = orig
+	}
 	o.Logger, o.Registerer = a.log.With("component", "amapi"), a.reg
 	rcv, err := amapi.New(o)
 	if err != nil {

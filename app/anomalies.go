@@ -56,6 +56,9 @@ type anomalyStage struct {
 	// the judging worker so that a slow model never holds up detection.
 	judge   func(context.Context, detect.Anomaly) copilot.Judgement
 	toJudge chan judgeJob
+	// onAnomalies, when set, receives every batch of anomalies recorded
+	// (the correlator's feed); it is called without mtx held.
+	onAnomalies func(context.Context, []detect.Anomaly)
 
 	// mtx protects ring, next, seq, newest and ticked.
 	mtx    sync.Mutex
@@ -131,6 +134,8 @@ func (a *App) startAnomalies(srv *api.Server) error {
 		size:    anomaliesRingSize,
 		judge:   a.copilot.Judge,
 		toJudge: make(chan judgeJob, judgeQueue),
+
+		onAnomalies: a.observeAnomalies,
 	}
 	// Two workers; a key (the service) always goes to the same one, so the
 	// records of one service are observed in order.
@@ -177,7 +182,7 @@ func (s *anomalyStage) run(ctx context.Context) {
 
 // handle is the TopicParsedLogs handler. The batch is shared with the
 // other subscribers and is only read.
-func (s *anomalyStage) handle(_ context.Context, _ string, batch []telemetry.LogRecord) error {
+func (s *anomalyStage) handle(ctx context.Context, _ string, batch []telemetry.LogRecord) error {
 	if len(batch) == 0 {
 		return nil
 	}
@@ -186,7 +191,7 @@ func (s *anomalyStage) handle(_ context.Context, _ string, batch []telemetry.Log
 		rec := &batch[i]
 		// The logs stage publishes no parameters, so content detection
 		// falls back to the detector's own tokenisation.
-		s.record(s.det.Observe(rec))
+		s.record(ctx, s.det.Observe(rec))
 		if rec.Time.After(newest) {
 			newest = rec.Time
 		}
@@ -213,7 +218,7 @@ func (s *anomalyStage) tick(ctx context.Context) error {
 	s.ticked = now
 	s.mtx.Unlock()
 
-	s.record(s.det.Tick(now))
+	s.record(ctx, s.det.Tick(now))
 	samples := s.det.Samples()
 	if len(samples) == 0 {
 		return nil
@@ -229,10 +234,13 @@ func (s *anomalyStage) tick(ctx context.Context) error {
 	return nil
 }
 
-// record counts anomalies and keeps them in the ring.
-func (s *anomalyStage) record(as []detect.Anomaly) {
+// record counts anomalies, keeps them in the ring and hands them on.
+func (s *anomalyStage) record(ctx context.Context, as []detect.Anomaly) {
 	if len(as) == 0 {
 		return
+	}
+	if s.onAnomalies != nil {
+		s.onAnomalies(ctx, as)
 	}
 	for i := range as {
 		a := &as[i]

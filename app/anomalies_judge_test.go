@@ -28,7 +28,7 @@ func TestBorderlineAnomaliesAreJudged(t *testing.T) {
 		toJudge: make(chan judgeJob, 2),
 	}
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	s.record([]detect.Anomaly{
+	s.record(context.Background(), []detect.Anomaly{
 		{Service: "clear", Score: 0.95, End: at},
 		{Service: "real", Score: 0.5, End: at},
 		{Service: "noise", Score: 0.4, End: at},

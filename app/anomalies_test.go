@@ -169,7 +169,7 @@ func TestAnomalyRing(t *testing.T) {
 	s := &anomalyStage{size: 3, log: slog.New(slog.DiscardHandler), m: newAnomalyMetrics(prometheus.NewRegistry())}
 	t0 := time.Date(2024, 10, 10, 0, 0, 0, 0, time.UTC)
 	for i := range 5 {
-		s.record([]detect.Anomaly{{Type: detect.TypeNewPattern, Service: "s", TemplateID: fmt.Sprint(i), Start: t0, End: t0.Add(time.Duration(i) * time.Minute)}})
+		s.record(context.Background(), []detect.Anomaly{{Type: detect.TypeNewPattern, Service: "s", TemplateID: fmt.Sprint(i), Start: t0, End: t0.Add(time.Duration(i) * time.Minute)}})
 	}
 	tests := []struct {
 		name string

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -57,6 +58,11 @@ type App struct {
 	alertState *amapi.State
 	// copilot explains and judges: the configured model or the analyst.
 	copilot *copilot.Copilot
+	// alerting routes, silences and notifies alerts and folds signals
+	// into incidents (see alerting.go).
+	alerting *alerting
+	// demoClock is the demo once it runs, for loops started before it.
+	demoClock atomic.Pointer[demo]
 
 	mtx      sync.Mutex // protects cleanups and started
 	cleanups []cleanup
@@ -137,11 +143,17 @@ func (a *App) Start(ctx context.Context) (err error) {
 	if err := a.startStore(ctx, cfg); err != nil {
 		return err
 	}
+	// Registered before the bus, so it runs after the bus has drained the
+	// last alerts into the dispatcher and before the store closes.
+	a.onStop("alerting", a.stopAlerting)
 	a.startBus(cfg)
 	if err := a.startPipeline(); err != nil {
 		return err
 	}
 	if err := a.startMetricStore(cfg); err != nil {
+		return err
+	}
+	if err := a.startAlerting(ctx, cfg); err != nil {
 		return err
 	}
 	if err := a.startAPI(ctx, cfg); err != nil {
@@ -226,6 +238,7 @@ func (a *App) startAPI(ctx context.Context, cfg config.Config) error {
 	}
 	a.api = srv
 	a.registerRoutes(srv)
+	a.registerAlertingRoutes(srv)
 	// The anomalies stage subscribes to parsed logs before the logs stage
 	// publishes any, and its cleanup (a last tick) runs after the logs
 	// stage's final flush, before the bus closes.

@@ -56,6 +56,10 @@ func (a *App) startDemo(ctx context.Context, c config.Demo) error {
 	})
 	a.reg.MustRegister(d.simTime)
 	a.demo = d
+	a.demoClock.Store(d)
+	if al := a.alerting; al != nil && al.corr != nil {
+		al.setDemoTopology(a.opts.Config.Incidents, s.Topology())
+	}
 	realStart := a.now()
 	a.loop("demo", demoTick, func() {
 		target := start.Add(time.Duration(float64(a.now().Sub(realStart)) * c.Speed))

@@ -68,6 +68,9 @@ func (a *App) startIngest(ctx context.Context, srv *api.Server, cfg config.Confi
 			return fmt.Errorf("otlp receiver: %w", err)
 		}
 		a.recv.otlp = r
+		if al := a.alerting; al != nil {
+			al.traces.Store(r.Topology())
+		}
 		httpRecv = append(httpRecv, r)
 	}
 	extra, err := a.moreHTTPReceivers(httpSink, auth, limits, cfg)

@@ -26,6 +26,11 @@ type Config struct {
 	Sources Sources   `yaml:"sources"`
 	Demo    Demo      `yaml:"demo"`
 	Copilot Copilot   `yaml:"copilot"`
+	// Alerting, Notify, Incidents and SLO: see alerting.go.
+	Alerting  Alerting  `yaml:"alerting"`
+	Notify    Notify    `yaml:"notify"`
+	Incidents Incidents `yaml:"incidents"`
+	SLO       SLO       `yaml:"slo"`
 }
 
 // LogConfig sets Vigil's own logging.
@@ -88,5 +93,10 @@ func Default() Config {
 		Metrics: defaultMetrics(),
 		Demo:    Demo{Speed: 60, Seed: 1, Step: Duration(30 * time.Second)},
 		Copilot: defaultCopilot(),
+
+		Alerting:  defaultAlerting(),
+		Notify:    defaultNotify(),
+		Incidents: defaultIncidents(),
+		SLO:       defaultSLO(),
 	}
 }

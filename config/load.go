@@ -72,7 +72,15 @@ func Load(path string, environ []string) (Config, error) {
 		}
 		data = b
 	}
-	return Parse(path, data, environ)
+	cfg, err := Parse(path, data, environ)
+	if err != nil {
+		return Config{}, err
+	}
+	cfg.resolvePaths(path)
+	if err := cfg.checkAlertingFile(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
 }
 
 // Parse is Load on bytes already read; name labels errors.

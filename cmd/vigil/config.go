@@ -24,6 +24,9 @@ line and key, e.g.
 
   vigil.yaml:7: api.listen: "nowhere" is not host:port
 
+The alertmanager.yml named by alerting.config_file is checked too, with
+its own file and line numbers.
+
 Exit status: 0 valid, 3 invalid, 1 unreadable.`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {

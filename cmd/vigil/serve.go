@@ -36,6 +36,11 @@ around with curl:
   vigil serve --demo
   curl -s localhost:9380/healthz
   curl -s localhost:9380/api/v1/demo
+  curl -s localhost:9380/api/v1/incidents   # or: vigil incidents list
+
+Alerts are routed and notified as by an Alertmanager (alerting.config_file
+names an alertmanager.yml; amtool works against --listen), and alerts, log
+anomalies and change events fold into incidents.
 
 On first start Vigil writes an admin API token to DATA_DIR/admin.token.`,
 		Args: args(cobra.NoArgs),
