@@ -161,6 +161,7 @@ func (a *App) startAnomalies(srv *api.Server) error {
 		return s.tick(ctx)
 	})
 	srv.Handle("GET /api/v1/anomalies", store.RoleViewer, s.serveAnomalies)
+	a.anomalies = s
 	return nil
 }
 

@@ -61,6 +61,13 @@ type App struct {
 	// alerting routes, silences and notifies alerts and folds signals
 	// into incidents (see alerting.go).
 	alerting *alerting
+	// anomalies is the log anomalies stage; act and diagnosis the
+	// remediation and root-cause stages (nil when incidents are off).
+	anomalies *anomalyStage
+	act       *actStage
+	// diagnosis is read by the correlator's sink, which may run before
+	// Start has stored it.
+	diagnosis atomic.Pointer[diagnosisStage]
 	// demoClock is the demo once it runs, for loops started before it.
 	demoClock atomic.Pointer[demo]
 
@@ -253,6 +260,9 @@ func (a *App) startAPI(ctx context.Context, cfg config.Config) error {
 	// Receivers mount their routes before the server listens, and their
 	// cleanups, registered before the server's, run after it stopped.
 	if err := a.startIngest(ctx, srv, cfg); err != nil {
+		return err
+	}
+	if err := a.startDiagnosisAndAct(ctx, srv, cfg); err != nil {
 		return err
 	}
 	if err := srv.Start(ctx); err != nil {

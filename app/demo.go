@@ -12,6 +12,7 @@ import (
 	"github.com/vigilops/vigil/api"
 	"github.com/vigilops/vigil/bus"
 	"github.com/vigilops/vigil/config"
+	"github.com/vigilops/vigil/diagnose"
 	"github.com/vigilops/vigil/ingest"
 	"github.com/vigilops/vigil/sim"
 	"github.com/vigilops/vigil/store"
@@ -59,6 +60,9 @@ func (a *App) startDemo(ctx context.Context, c config.Demo) error {
 	a.demoClock.Store(d)
 	if al := a.alerting; al != nil && al.corr != nil {
 		al.setDemoTopology(a.opts.Config.Incidents, s.Topology())
+	}
+	if ds := a.diagnosis.Load(); ds != nil && len(a.opts.Config.Diagnose.Edges) == 0 {
+		ds.SetGraph(diagnose.FromSim(s.Topology()))
 	}
 	realStart := a.now()
 	a.loop("demo", demoTick, func() {

@@ -48,6 +48,9 @@ func (a *App) buildCorrelator(ctx context.Context, al *alerting, cfg config.Conf
 	co.Store = a.store
 	co.Topology = correlate.TopologyFunc(func(x, y string) (string, bool) { return al.topo.Load().Connected(x, y) })
 	co.Sink = correlate.SinkFunc(func(ctx context.Context, c correlate.Change) error {
+		if ds := a.diagnosis.Load(); ds != nil {
+			ds.OnChange(ctx, c) // never blocks
+		}
 		switch c.Kind {
 		case correlate.ChangeOpened, correlate.ChangeReopened, correlate.ChangeSeverity,
 			correlate.ChangeAcknowledged, correlate.ChangeResolved:

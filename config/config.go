@@ -31,6 +31,10 @@ type Config struct {
 	Notify    Notify    `yaml:"notify"`
 	Incidents Incidents `yaml:"incidents"`
 	SLO       SLO       `yaml:"slo"`
+	// Diagnose and Act: root-cause analysis of incidents and guarded
+	// remediation (see diagnose.go and act.go).
+	Diagnose Diagnose `yaml:"diagnose"`
+	Act      Act      `yaml:"act"`
 }
 
 // LogConfig sets Vigil's own logging.
@@ -98,5 +102,7 @@ func Default() Config {
 		Notify:    defaultNotify(),
 		Incidents: defaultIncidents(),
 		SLO:       defaultSLO(),
+		Diagnose:  defaultDiagnose(),
+		Act:       defaultAct(),
 	}
 }

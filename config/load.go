@@ -104,6 +104,9 @@ func Parse(name string, data []byte, environ []string) (Config, error) {
 		return Config{}, errs
 	}
 	cfg.normalize()
+	// Relative runbook directories are the configuration file's, and the
+	// check that the directory exists is part of validation.
+	cfg.Act.ResolveRunbooksDir(name)
 	for _, p := range cfg.Validate() {
 		fe := &FieldError{Key: p.Key, Msg: p.Msg, Source: "default"}
 		if _, ok := envKeys(environ)[p.Key]; ok {

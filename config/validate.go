@@ -66,6 +66,8 @@ func (c *Config) Validate() []Problem {
 	c.validateIngest(add)
 	c.validateCopilot(add)
 	c.validateAlerting(add)
+	c.Diagnose.validate(add)
+	c.Act.validate(add)
 	if c.Demo.Speed <= 0 || c.Demo.Speed > 100_000 {
 		add("demo.speed", "%g is outside (0, 100000] simulated seconds per second", c.Demo.Speed)
 	}

@@ -94,6 +94,7 @@ t is in Unix milliseconds.
 	diag.Flags().BoolVar(&asJSON, "json", false, "print the diagnosis as JSON")
 	diag.Flags().BoolVar(&postmortem, "postmortem", false, "print a Markdown postmortem draft")
 	c.AddCommand(diag)
+	c.AddCommand(newRCAReportCmd())
 	return c
 }
 
