@@ -65,6 +65,10 @@ type App struct {
 	// remediation and root-cause stages (nil when incidents are off).
 	anomalies *anomalyStage
 	act       *actStage
+	// metricDetect watches every received series; kedaScaler serves
+	// forecasts to KEDA (nil when off).
+	metricDetect *metricDetectStage
+	kedaScaler   *kedaScalerStage
 	// diagnosis is read by the correlator's sink, which may run before
 	// Start has stored it.
 	diagnosis atomic.Pointer[diagnosisStage]
@@ -166,6 +170,22 @@ func (a *App) Start(ctx context.Context) (err error) {
 	if err := a.startAPI(ctx, cfg); err != nil {
 		return err
 	}
+	if cfg.KEDAScaler.Enabled() {
+		// The demo-aware clock, so that the demo's simulated series count
+		// as current.
+		ks, err := newKEDAScalerStage(kedaScalerDeps{
+			Config: cfg.KEDAScaler, Metrics: a.metrics, Now: a.alertClock,
+			Logger: a.log.With("component", "kedascaler"), Registerer: a.reg,
+		})
+		if err != nil {
+			return err
+		}
+		if err := ks.start(); err != nil {
+			return err
+		}
+		a.kedaScaler = ks
+		a.onStop("kedascaler", ks.Stop)
+	}
 	if err := a.ensureAdminToken(ctx, filepath.Join(cfg.DataDir, AdminTokenFile)); err != nil {
 		return err
 	}
@@ -251,6 +271,22 @@ func (a *App) startAPI(ctx context.Context, cfg config.Config) error {
 	// stage's final flush, before the bus closes.
 	if err := a.startAnomalies(srv); err != nil {
 		return err
+	}
+	// Metric detection subscribes to samples like the series store; the
+	// bus drains into it at Close, so it needs no cleanup of its own.
+	if cfg.Detect.Metrics.Enabled {
+		md, err := newMetricDetectStage(metricDetectDeps{
+			Config: cfg.Detect.Metrics, Bus: a.bus, Logger: a.log, Registerer: a.reg,
+			OnAnomalies: a.observeAnomalies,
+		})
+		if err != nil {
+			return err
+		}
+		if err := md.subscribe(); err != nil {
+			return err
+		}
+		md.Register(srv)
+		a.metricDetect = md
 	}
 	// The logs stage subscribes before the receivers start, and its
 	// cleanup (final flush and save) runs after theirs, before the bus's.

@@ -35,6 +35,10 @@ type Config struct {
 	// remediation (see diagnose.go and act.go).
 	Diagnose Diagnose `yaml:"diagnose"`
 	Act      Act      `yaml:"act"`
+	// Detect tunes metric anomaly detection; KEDAScaler serves forecasts
+	// to KEDA (see detect.go and kedascaler.go).
+	Detect     Detect     `yaml:"detect"`
+	KEDAScaler KEDAScaler `yaml:"kedascaler"`
 }
 
 // LogConfig sets Vigil's own logging.
@@ -98,11 +102,13 @@ func Default() Config {
 		Demo:    Demo{Speed: 60, Seed: 1, Step: Duration(30 * time.Second)},
 		Copilot: defaultCopilot(),
 
-		Alerting:  defaultAlerting(),
-		Notify:    defaultNotify(),
-		Incidents: defaultIncidents(),
-		SLO:       defaultSLO(),
-		Diagnose:  defaultDiagnose(),
-		Act:       defaultAct(),
+		Alerting:   defaultAlerting(),
+		Notify:     defaultNotify(),
+		Incidents:  defaultIncidents(),
+		SLO:        defaultSLO(),
+		Diagnose:   defaultDiagnose(),
+		Act:        defaultAct(),
+		Detect:     defaultDetect(),
+		KEDAScaler: defaultKEDAScaler(),
 	}
 }

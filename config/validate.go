@@ -68,6 +68,8 @@ func (c *Config) Validate() []Problem {
 	c.validateAlerting(add)
 	c.Diagnose.validate(add)
 	c.Act.validate(add)
+	c.Detect.validate(add)
+	c.KEDAScaler.validate(add)
 	if c.Demo.Speed <= 0 || c.Demo.Speed > 100_000 {
 		add("demo.speed", "%g is outside (0, 100000] simulated seconds per second", c.Demo.Speed)
 	}

@@ -19,6 +19,18 @@ type seasonBand struct {
 	hourStart, hourEnd int64
 	hd, hw             int
 	dayP, weekP        uint32
+	// alpha is the per-sample weight (0: bandAlpha). bandAlpha was set
+	// for five-minute samples; finer series take a proportionally
+	// smaller weight, so that a slot remembers days whatever the step
+	// and an outage of a few minutes cannot drag the band along.
+	alpha float64
+}
+
+// setStep scales the slots' weights to the sampling step.
+func (b *seasonBand) setStep(step time.Duration) {
+	if step > 0 && step < bandStep {
+		b.alpha = bandAlpha * float64(step) / float64(bandStep)
+	}
 }
 
 // at returns the slots and period numbers of unix time u.
@@ -43,10 +55,11 @@ type bandSlot struct {
 }
 
 const (
-	bandAlpha   = 0.05 // per sample within a slot
-	bandWidth   = 3.0  // half-width in mean absolute deviations × 1.25
-	bandDayMin  = 2    // days a slot needs
-	bandWeekMin = 2    // weeks a slot needs
+	bandAlpha   = 0.05            // per sample within a slot
+	bandWidth   = 3.0             // half-width in mean absolute deviations × 1.25
+	bandDayMin  = 2               // days a slot needs
+	bandWeekMin = 2               // weeks a slot needs
+	bandStep    = 5 * time.Minute // the step bandAlpha is meant for
 )
 
 func bandSlots(u int64) (int, int) {
@@ -60,7 +73,7 @@ func bandSlots(u int64) (int, int) {
 	return hd, hw
 }
 
-func (s *bandSlot) add(v float64, period uint32) {
+func (s *bandSlot) add(v float64, period uint32, alpha float64) {
 	if s.n == 0 || period != s.lastP {
 		s.periods++
 		s.lastP = period
@@ -70,7 +83,7 @@ func (s *bandSlot) add(v float64, period uint32) {
 		s.mean = float32(v)
 		return
 	}
-	a := math.Max(bandAlpha, 1/float64(s.n))
+	a := math.Max(alpha, 1/float64(s.n))
 	m := float64(s.mean)
 	dv := float64(s.dev)
 	d := v - m
@@ -83,8 +96,12 @@ func (s *bandSlot) add(v float64, period uint32) {
 
 func (b *seasonBand) add(u int64, v float64) {
 	hd, hw, dp, wp := b.at(u)
-	b.day[hd].add(v, dp)
-	b.week[hw].add(v, wp)
+	alpha := b.alpha
+	if alpha == 0 {
+		alpha = bandAlpha
+	}
+	b.day[hd].add(v, dp, alpha)
+	b.week[hw].add(v, wp, alpha)
 }
 
 // trusted reports whether the band at t rests on seasonal history.

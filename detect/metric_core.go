@@ -37,6 +37,11 @@ type metricCore struct {
 
 	lrMean, lrVar float64 // running mean and variance of errS/errLT
 
+	// prev is the last value; quantum the smallest nonzero step between
+	// two values seen so far (0 until one is seen): the series'
+	// resolution, 1 for a count of connections.
+	prev, quantum float64
+
 	// season holds the daily and weekly models; a model with no ring
 	// (sampling step unknown, or the period too long to keep) is off.
 	season [2]mcSeason
@@ -51,6 +56,8 @@ type metricCore struct {
 type coreParts struct {
 	zResid, zLevel, zSpread float64
 	surprise                float64
+	// zOps is the z behind raw.
+	zOps float64
 	// raw is the likelihood against the fixed surprise mcOpsRef, before
 	// the hold-off and the recent-maximum reference: it stays high for as
 	// long as a deviation lasts, which persistence needs.
@@ -83,9 +90,13 @@ const (
 func (c *metricCore) observe(x float64) float64 {
 	c.n++
 	if c.n == 1 {
-		c.fast, c.short, c.long = x, x, x
+		c.fast, c.short, c.long, c.prev = x, x, x, x
 		return 0
 	}
+	if d := mcAbs(x - c.prev); d > 0 && (c.quantum == 0 || d < c.quantum) {
+		c.quantum = d
+	}
+	c.prev = x
 	// tiny keeps scales positive; relative 1e-6 sits above float32
 	// rounding of the seasonal rings, so a noiseless series stays calm.
 	tiny := 1e-6 * (1 + mcAbs(c.long))
@@ -103,19 +114,30 @@ func (c *metricCore) observe(x float64) float64 {
 	lsd := math.Sqrt(c.lvar) + tiny
 	// The short means take values clipped at 3 long deviations (a Huber
 	// mean), so that a one-point spike cannot pass for a level shift.
-	c.short += mcShortAlpha * (mcClip(x, c.long, 3*lsd) - c.short)
+	// The clip is never narrower than the series' resolution, or a
+	// series that never moved (up stuck at 1) could not shift at all.
+	c.short += mcShortAlpha * (mcClip(x, c.long, max(3*lsd, c.quantum)) - c.short)
 	zl := mcAbs(c.short-c.long) / lsd
+	// zlOps is the level view against a yardstick that also counts how
+	// far the level statistic wanders on ordinary days (see mcSeason.sVar);
+	// it feeds only the fixed-bar likelihood that pages, since the score
+	// is already judged against the series' own recent surprises.
+	zlOps := zl
+	zrOps := zr
 	bestVar := c.lvar
 	for i := range c.season {
-		sz, sl, v, ok := c.season[i].step(x, c.n, tiny)
+		sz, sl, szOps, slOps, v, ok := c.season[i].step(x, c.n, tiny, c.quantum)
 		if !ok {
 			continue
 		}
 		if sz < zr {
 			zr = sz
 		}
+		if szOps < zrOps {
+			zrOps = szOps
+		}
 		if v < bestVar {
-			bestVar, zl = v, sl
+			bestVar, zl, zlOps = v, sl, slOps
 		}
 	}
 	// Spread view: clipped so that one spike is not a variance change;
@@ -163,6 +185,18 @@ func (c *metricCore) observe(x float64) float64 {
 	}
 	sur := mcSurprise(z)
 	c.last = coreParts{zResid: zr, zLevel: zl, zSpread: zs, surprise: sur}
+	zOps := zrOps
+	if zlOps > zOps {
+		zOps = zlOps
+	}
+	if zs > zOps {
+		zOps = zs
+	}
+	surOps := sur
+	if zOps != z {
+		surOps = mcSurprise(zOps)
+	}
+	c.last.zOps = zOps
 	if c.n < mcWarmup {
 		if sur > c.maxSur {
 			c.maxSur = sur
@@ -179,7 +213,7 @@ func (c *metricCore) observe(x float64) float64 {
 		c.maxSur = sur
 	}
 	score := mcOneMinusExp(0.5 * r * r)
-	r0 := sur * (1 / mcOpsRef)
+	r0 := surOps * (1 / mcOpsRef)
 	c.last.raw = mcOneMinusExp(0.5 * r0 * r0)
 	if c.cool > 0 {
 		c.cool--
@@ -274,14 +308,20 @@ type mcSeason struct {
 	pos          int
 	err          float64 // EW mean |forecast error|
 	dShort, dVar float64 // short Huber mean and EW variance of the difference
+	// sVar is the long EW mean square of dShort itself: how far the short
+	// mean of the differences usually wanders. Real days differ by more
+	// than point noise (a busier Tuesday moves the difference for hours),
+	// so the iid standard error alone would call every such day a level
+	// shift; the level view takes the larger of the two yardsticks.
+	sVar float64
 }
 
 // step judges x against the model and then learns it. ok is false until
 // the model has seen two full periods.
-func (m *mcSeason) step(x float64, n int, tiny float64) (zr, zl, dvar float64, ok bool) {
+func (m *mcSeason) step(x float64, n int, tiny, quantum float64) (zr, zl, zrOps, zlOps, dvar float64, ok bool) {
 	P := len(m.ring)
 	if P == 0 {
-		return 0, 0, 0, false
+		return 0, 0, 0, 0, 0, false
 	}
 	if n > P+1 {
 		ds := x - float64(m.ring[m.pos])
@@ -292,19 +332,31 @@ func (m *mcSeason) step(x float64, n int, tiny float64) (zr, zl, dvar float64, o
 		if next == P {
 			next = 0
 		}
+		// The ring holds the last P values, so ring[pos] is one period ago
+		// and ring[pos+1] one period less a step, but ring[pos-1] is the
+		// previous point: a naive forecast. The score keeps it (NAB's
+		// tuning rests on it); the paging view esOps leaves it out, since
+		// it explains away a sustained change after its first point.
 		es := mcAbs(ds)
-		if a := mcAbs(x - float64(m.ring[prev])); a < es {
+		if a := mcAbs(x - float64(m.ring[next])); a < es {
 			es = a
 		}
-		if a := mcAbs(x - float64(m.ring[next])); a < es {
+		esOps := es
+		if a := mcAbs(x - float64(m.ring[prev])); a < es {
 			es = a
 		}
 		ss := m.err*1.2533 + tiny
 		dsd0 := math.Sqrt(m.dVar)
-		m.dShort += mcShortAlpha * (mcClip(ds, 0, 3*dsd0+tiny) - m.dShort)
+		m.dShort += mcShortAlpha * (mcClip(ds, 0, max(3*dsd0+tiny, quantum)) - m.dShort)
 		if n > 2*P {
-			zr, zl, dvar, ok = es/ss, mcAbs(m.dShort)/(dsd0*mcShortSE+tiny), m.dVar, true
+			se := dsd0 * mcShortSE
+			zr, zl, dvar, ok = es/ss, mcAbs(m.dShort)/(se+tiny), m.dVar, true
+			zrOps, zlOps = esOps/ss, zl
+			if w := math.Sqrt(m.sVar); w > se {
+				zlOps = mcAbs(m.dShort) / (w + tiny)
+			}
 		}
+		m.sVar = (1-mcLongAlpha)*m.sVar + mcLongAlpha*m.dShort*m.dShort
 		if lim := 6 * ss; es > lim {
 			es = lim
 		}
@@ -315,7 +367,7 @@ func (m *mcSeason) step(x float64, n int, tiny float64) (zr, zl, dvar float64, o
 	if m.pos++; m.pos == P {
 		m.pos = 0
 	}
-	return zr, zl, dvar, ok
+	return zr, zl, zrOps, zlOps, dvar, ok
 }
 
 func mcClip(x, center, width float64) float64 {

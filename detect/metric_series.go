@@ -28,7 +28,10 @@ type SeriesOptions struct {
 	// anomalous (default 0.6).
 	Threshold float64
 	// For is how long the score must stay at or above Threshold before an
-	// Anomaly is reported (default 5m, Prometheus' "for:").
+	// Anomaly is reported (default 5m, Prometheus' "for:"). An episode
+	// that is strong throughout (about 6 sigma or more, one-sided, and at
+	// least a tenth of the usual level) is reported after For/4: an
+	// outage need not wait as long as a borderline wobble.
 	For time.Duration
 	// DeployGrace is how long after a deploy of the service the band is
 	// widened and scores damped (default 15m); DeployWiden is the factor
@@ -100,6 +103,17 @@ type SeriesScore struct {
 	Anomaly *Anomaly
 }
 
+// strongLikelihood is the likelihood (about 6 sigma) from which an
+// episode needs only a quarter of For to be reported.
+const strongLikelihood = 0.9999
+
+// strongRel is the smallest relative change that an early report needs.
+const strongRel = 0.1
+
+// bandRel is the floor of the band view's deviation as a share of the
+// usual level.
+const bandRel = 0.1
+
 // maxRing bounds a seasonal ring: a week at one-minute steps.
 const maxRing = 7 * 24 * 60
 
@@ -122,11 +136,21 @@ type SeriesDetector struct {
 	first time.Time // first point seen: the history's start
 	grace time.Time // deploy grace ends
 	// episode: start of the current run of anomalous points, peak values
-	epStart     time.Time
-	epPeak      float64
-	epReported  bool
-	warnedShort bool
-	warnedDrift bool
+	epStart    time.Time
+	epPeak     float64
+	epReported bool
+	epLow      float64 // lowest likelihood of the episode
+	epRel      float64 // smallest change of the episode, relative to the usual level
+	epUp       bool    // the episode began above the expected value
+	epMixed    bool    // it has been on both sides of it since
+	// epScore is the episode's highest score before any deploy damping,
+	// rawScore the latest such score.
+	epScore, rawScore float64
+	// quantum is the core's resolution as of the previous point, and
+	// epQuantum the one when the current episode began.
+	quantum, epQuantum float64
+	warnedShort        bool
+	warnedDrift        bool
 }
 
 // NewSeriesDetector returns a detector for one series. Invalid options are
@@ -177,6 +201,7 @@ func (d *SeriesDetector) Observe(t time.Time, v float64) SeriesScore {
 		// at most about 50 KiB whatever its step: seconds-resolution
 		// series go without the daily model, sub-minute ones without
 		// the weekly one.
+		d.band.setStep(t.Sub(d.first))
 		if step := t.Sub(d.first); step > 0 && step <= time.Hour {
 			if n := int(24 * time.Hour / step); n <= maxRing {
 				d.core.season[0].ring = make([]float32, n)
@@ -189,6 +214,7 @@ func (d *SeriesDetector) Observe(t time.Time, v float64) SeriesScore {
 	u := t.Unix()
 	exp, lo, hi, ok := d.band.estimate(u)
 	score := d.core.observe(v)
+	d.rawScore = score
 	d.band.add(u, v)
 	s := SeriesScore{Score: score, Likelihood: d.core.last.raw, Drift: d.core.drift()}
 	if !ok {
@@ -198,13 +224,42 @@ func (d *SeriesDetector) Observe(t time.Time, v float64) SeriesScore {
 		// During a deploy's grace the band is wider and the score damped
 		// by the same factor's worth of surprise.
 		half := (hi - lo) / 2 * d.opts.DeployWiden
-		lo, hi = exp-half, exp+half
 		s.Score /= d.opts.DeployWiden
-		s.Likelihood /= d.opts.DeployWiden
+		// The likelihood is judged against the widened band: the same z
+		// shrunk by the widening, so that a rollout's wobble is forgiven
+		// but a release that breaks the service (5xx from nearly none)
+		// still pages within the grace. The core's views adapt within
+		// minutes, so that they would let a broken release pass as the
+		// new normal before the grace ends; the seasonal band, learned
+		// over days, does not, and it is what the grace is judged by.
+		zOps := d.core.last.zOps
+		if ok {
+			if zb := d.bandZ(v, exp, lo, hi); zb > zOps {
+				zOps = zb
+			}
+		}
+		r := mcSurprise(zOps/d.opts.DeployWiden) / mcOpsRef
+		s.Likelihood = mcOneMinusExp(0.5 * r * r)
+		lo, hi = exp-half, exp+half
 	}
 	s.Expected, s.Lower, s.Upper = exp, lo, hi
 	// Paging needs more history than scoring: a few hours of points.
-	s.Anomalous = s.Likelihood >= d.opts.Threshold && d.core.n > 4*mcWarmup
+	// A value less than one step of the series' resolution from the
+	// expected one is not worth a page however rare: a gauge of whole
+	// connections that mostly reads 0 reads 1 now and then. The
+	// resolution is the one known before the episode began, so that a
+	// series that never moved (up stuck at 1) still pages when it first
+	// steps. The expected value comes from float32 rings, hence the slack.
+	q := d.quantum
+	if !d.epStart.IsZero() {
+		q = d.epQuantum
+	}
+	s.Anomalous = s.Likelihood >= d.opts.Threshold && d.core.n > 4*mcWarmup &&
+		math.Abs(v-exp) >= 0.999*q
+	if s.Anomalous && d.epStart.IsZero() {
+		d.epQuantum = q
+	}
+	d.quantum = d.core.quantum
 	span := t.Sub(d.first)
 	s.History = span
 	if d.opts.Weekly && span < 14*24*time.Hour {
@@ -226,16 +281,44 @@ func (d *SeriesDetector) Observe(t time.Time, v float64) SeriesScore {
 // persist turns a run of anomalous points lasting For into one Anomaly.
 func (d *SeriesDetector) persist(t time.Time, v float64, s *SeriesScore) {
 	if !s.Anomalous {
-		d.epStart, d.epReported, d.epPeak = time.Time{}, false, 0
+		d.epStart, d.epReported, d.epPeak, d.epScore = time.Time{}, false, 0, 0
 		return
 	}
+	// rel is the change as a share of the usual level.
+	rel := math.Abs(v-s.Expected) / (math.Abs(s.Expected) + 1e-9)
+	up := v > s.Expected
 	if d.epStart.IsZero() {
-		d.epStart = t
+		d.epStart, d.epLow, d.epRel, d.epUp, d.epMixed = t, s.Likelihood, rel, up, false
 	}
 	if s.Likelihood >= d.epPeak {
 		d.epPeak = s.Likelihood
 	}
-	if d.epReported || t.Sub(d.epStart) < d.opts.For {
+	d.epLow, d.epRel = min(d.epLow, s.Likelihood), min(d.epRel, rel)
+	d.epScore = max(d.epScore, d.rawScore)
+	d.epMixed = d.epMixed || up != d.epUp
+	// Evidence accumulates faster from a stronger deviation: an episode
+	// every point of which lies far beyond the bar (likelihood at least
+	// strongLikelihood, about 6 sigma against 4 for the bar) and away
+	// from the usual level by at least strongRel of it has shown in a
+	// quarter of For what a borderline one shows in all of it. The
+	// second condition keeps a series whose noise is tiny (a job's
+	// steady CPU) from paging early on a change nobody would act on; and
+	// only a one-sided episode (an outage, a shift, a surge) qualifies,
+	// since a rise in variance swings both ways and needs all of For to
+	// be told from noise.
+	need := d.opts.For
+	if d.epLow >= strongLikelihood && d.epRel >= strongRel && !d.epMixed {
+		need /= 4
+	}
+	// The likelihood judges against a fixed bar; the score against the
+	// series' own recent surprises. An episode is reported only if the
+	// score also found it news during the episode. That is what keeps a
+	// series with a routine but irregular pattern (a cron job starting
+	// at odd hours) from paging every time. A rise in variance is let
+	// through without it: it breaks into several episodes, and the score
+	// has spent itself (and its hold-off) on the first of them.
+	if d.epReported || t.Sub(d.epStart) < need ||
+		(d.epScore < mcHoldAt && d.core.last.kind() != "variance_change") {
 		return
 	}
 	d.epReported = true
@@ -269,6 +352,19 @@ func (d *SeriesDetector) persist(t time.Time, v float64, s *SeriesScore) {
 	}
 	a.Labels = telemetry.LabelsFromMap(lm)
 	s.Anomaly = &a
+}
+
+// bandZ is how many of the seasonal band's deviations v lies from this
+// hour's usual value. The deviation is never below the series' long-run
+// point noise nor its resolution, so that a band learned from quiet hours
+// cannot make ordinary noise, or one count more than usual, look like
+// news; nor below bandRel of the usual level, so that this view speaks
+// only of changes that matter (some 40% of the level at the paging bar
+// of about 4 deviations). A series that never moved still stands out on
+// its first step.
+func (d *SeriesDetector) bandZ(v, exp, lo, hi float64) float64 {
+	sd := max((hi-lo)/(2*bandWidth), 1.2533*d.core.errLT, d.core.quantum, bandRel*math.Abs(exp)) + 1e-9
+	return math.Abs(v-exp) / sd
 }
 
 // StateBytes is the memory the detector holds for its series.
