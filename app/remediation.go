@@ -22,7 +22,8 @@ func (a *App) startDiagnosisAndAct(ctx context.Context, srv *api.Server, cfg con
 	as, err := newActStage(ctx, actDeps{
 		Log: a.log, Registerer: a.reg, Config: cfg.Act, DataDir: cfg.DataDir, Now: a.now,
 		AddEntry: al.corr.AddEntry,
-		Firing:   firing, Alerts: alerts,
+		Notify:   a.actNotify, Escalate: a.actEscalate,
+		Firing: firing, Alerts: alerts,
 		Anomalies: anomalyRange(a.anomalies), Clock: anomalyClock(a.anomalies),
 		Demo: cfg.Demo.Enabled,
 	})
