@@ -82,6 +82,18 @@ type Baseline struct {
 	week [168]*blRing
 	day  [24]*blRing
 	all  blRing
+	// sorted holds the values of one ring, sortedOf, in ascending order as
+	// they were after its first sortedAdds adds. A detector estimates the
+	// same bucket interval after interval (the hour changes only every
+	// sixty) and adds one value in between, so Estimate usually brings
+	// sorted up to date with one step (the value the ring dropped goes,
+	// the new one comes) instead of sorting the whole ring again: sorting
+	// was most of the cost of closing an interval. One mirror per
+	// Baseline, not one per ring, keeps the memory this costs to one
+	// bucket's worth.
+	sorted     []float64
+	sortedOf   *blRing
+	sortedAdds uint64
 }
 
 // NewBaseline returns an empty baseline.
@@ -94,28 +106,39 @@ func newBaselineShared(o *BaselineOptions) *Baseline {
 	return &Baseline{opts: o, all: blRing{v: make([]float64, 0, o.AllBucket)}}
 }
 
-func (b *Baseline) slots(t time.Time) (int, int) {
-	if b.opts.Location != nil {
-		t = t.In(b.opts.Location)
+// blSlot is where a time falls in the baselines of one BaselineOptions:
+// its hour-of-week and hour-of-day buckets and its day. A detector that
+// judges many series at one time works it out once for all of them.
+type blSlot struct {
+	week, hour int
+	day        int64
+}
+
+func (o *BaselineOptions) slot(t time.Time) blSlot {
+	day := t.Unix() / 86400
+	if o.Location != nil {
+		t = t.In(o.Location)
 	} else {
 		t = t.UTC()
 	}
 	h := t.Hour()
-	return int(t.Weekday())*24 + h, h
+	return blSlot{week: int(t.Weekday())*24 + h, hour: h, day: day}
 }
 
 // Add records value v observed at t.
-func (b *Baseline) Add(t time.Time, v float64) {
-	w, d := b.slots(t)
+func (b *Baseline) Add(t time.Time, v float64) { b.addAt(b.opts.slot(t), v) }
+
+// addAt is Add at the slot of t.
+func (b *Baseline) addAt(at blSlot, v float64) {
+	w, d := at.week, at.hour
 	if b.week[w] == nil {
 		b.week[w] = &blRing{v: make([]float64, 0, b.opts.WeekBucket)}
 	}
 	if b.day[d] == nil {
 		b.day[d] = &blRing{v: make([]float64, 0, b.opts.DayBucket)}
 	}
-	day := t.Unix() / 86400
-	b.week[w].addOn(v, day/7)
-	b.day[d].addOn(v, day)
+	b.week[w].addOn(v, at.day/7)
+	b.day[d].addOn(v, at.day)
 	b.all.add(v)
 }
 
@@ -136,17 +159,87 @@ func (e Estimate) Sigma() float64 { return 1.4826 * e.MAD }
 // MinSamples values. A seasonal bucket answers only once it holds values
 // from at least two days (weeks), otherwise the all-hours ring does.
 func (b *Baseline) Estimate(t time.Time) (Estimate, bool) {
-	w, d := b.slots(t)
+	s, l, ok := b.sortedAt(t)
+	if !ok {
+		return Estimate{}, false
+	}
+	return blEstimateSorted(s, l), true
+}
+
+// sortedAt returns the values Estimate(t) draws on, sorted ascending, and
+// their level. The slice is the Baseline's own and good until the next
+// Add. A caller can read the median, minimum and maximum off it for
+// nothing and so often settle a question without the mean and MAD, which
+// take a pass over the values each.
+func (b *Baseline) sortedAt(t time.Time) ([]float64, BaselineLevel, bool) {
+	return b.sortedIn(b.opts.slot(t))
+}
+
+// sortedIn is sortedAt at the slot of t.
+func (b *Baseline) sortedIn(at blSlot) ([]float64, BaselineLevel, bool) {
+	w, d := at.week, at.hour
 	min := b.opts.MinSamples
 	switch {
 	case b.week[w] != nil && len(b.week[w].v) >= min && b.week[w].days >= 2:
-		return b.week[w].estimate(BaselineHourOfWeek), true
+		return b.sync(b.week[w]), BaselineHourOfWeek, true
 	case b.day[d] != nil && len(b.day[d].v) >= min && b.day[d].days >= 2:
-		return b.day[d].estimate(BaselineHourOfDay), true
+		return b.sync(b.day[d]), BaselineHourOfDay, true
 	case len(b.all.v) >= min:
-		return b.all.estimate(BaselineAllHours), true
+		return b.sync(&b.all), BaselineAllHours, true
 	}
-	return Estimate{}, false
+	return nil, BaselineNone, false
+}
+
+// sync brings the sorted mirror up to date with r and returns it.
+func (b *Baseline) sync(r *blRing) []float64 {
+	switch {
+	case b.sortedOf == r && b.sortedAdds == r.adds:
+	case b.sortedOf == r && b.sortedAdds+1 == r.adds && b.sortedStep(r):
+	default:
+		b.sorted = append(b.sorted[:0], r.v...)
+		slices.Sort(b.sorted)
+		b.sortedOf = r
+	}
+	b.sortedAdds = r.adds
+	return b.sorted
+}
+
+// sortedStep applies the last add of r to the mirror: out goes if the add
+// pushed it out of the ring, in comes. It reports false, having changed
+// nothing, when a NaN is involved (NaNs have no place in a binary search;
+// a full sort orders them as before) or out is not found. (Of equal values
+// it may drop another than the ring did: the same number, unless a -0
+// and a +0, which compare equal and so judge alike.)
+func (b *Baseline) sortedStep(r *blRing) bool {
+	s := b.sorted
+	if math.IsNaN(r.in) || len(s) > 0 && math.IsNaN(s[0]) { // slices.Sort puts NaNs first
+		return false
+	}
+	if !r.evicted {
+		i, _ := slices.BinarySearch(s, r.in)
+		b.sorted = slices.Insert(s, i, r.in)
+		return true
+	}
+	if math.IsNaN(r.out) {
+		return false
+	}
+	i, found := slices.BinarySearch(s, r.out)
+	if !found {
+		return false
+	}
+	// Replace out by in with one shift of the values between them,
+	// usually few, as a count is mostly near the one it replaces.
+	if r.in >= r.out {
+		j, _ := slices.BinarySearch(s[i+1:], r.in)
+		j += i + 1 // s[i+1:j] < in <= s[j:]
+		copy(s[i:j-1], s[i+1:j])
+		s[j-1] = r.in
+	} else {
+		j, _ := slices.BinarySearch(s[:i], r.in) // s[:j] < in <= s[j:i]
+		copy(s[j+1:i+1], s[j:i])
+		s[j] = r.in
+	}
+	return true
 }
 
 // blRing is a fixed-capacity ring of the most recent values.
@@ -158,6 +251,12 @@ type blRing struct {
 	// than the current hour.
 	days    int
 	lastDay int64
+	// adds counts the values added; in is the last of them and out the
+	// value it replaced when evicted is set. Baseline.estimate replays
+	// this one step on its sorted mirror.
+	adds    uint64
+	in, out float64
+	evicted bool
 }
 
 func (r *blRing) addOn(x float64, day int64) {
@@ -169,18 +268,30 @@ func (r *blRing) addOn(x float64, day int64) {
 }
 
 func (r *blRing) add(x float64) {
+	r.adds++
+	r.in = x
 	if len(r.v) < cap(r.v) {
 		r.v = append(r.v, x)
+		r.evicted = false
 		return
 	}
+	r.out, r.evicted = r.v[r.next], true
 	r.v[r.next] = x
-	r.next = (r.next + 1) % len(r.v)
+	if r.next++; r.next == len(r.v) { // no division: this runs three times per judgement
+		r.next = 0
+	}
 }
 
 func (r *blRing) estimate(l BaselineLevel) Estimate {
-	var buf, spare [128]float64
+	var buf [128]float64
 	s := append(buf[:0], r.v...)
 	slices.Sort(s)
+	return blEstimateSorted(s, l)
+}
+
+// blEstimateSorted is the estimate of the values s, sorted ascending and
+// not empty. It does not change s.
+func blEstimateSorted(s []float64, l BaselineLevel) Estimate {
 	e := Estimate{N: len(s), Level: l, Min: s[0], Max: s[len(s)-1]}
 	var sum float64
 	for _, x := range s {
@@ -188,8 +299,41 @@ func (r *blRing) estimate(l BaselineLevel) Estimate {
 	}
 	e.Mean = sum / float64(len(s))
 	e.Median = blMedianSorted(s)
-	e.MAD = blMedianSorted(blAbsDevSorted(s, spare[:], e.Median))
+	e.MAD = blMADSorted(s, e.Median)
 	return e
+}
+
+// blMADSorted is the median of |x-m| over the sorted s. The deviations
+// fall towards m and rise past it, so merging the two runs from m outwards
+// yields them in order, and the merge can stop at the middle: no copy and
+// half the steps of sorting them. A NaN or an infinite median spoils that
+// order; then the deviations are sorted in a copy.
+func blMADSorted(s []float64, m float64) float64 {
+	n := len(s)
+	if n == 0 {
+		return 0
+	}
+	if math.IsNaN(s[0]) || math.IsNaN(m) || math.IsInf(m, 0) {
+		var spare [128]float64
+		return blMedianSorted(blAbsDevSorted(append(spare[:0], s...), nil, m))
+	}
+	p, _ := slices.BinarySearch(s, m) // s[:p] < m <= s[p:]
+	i, j := p-1, p
+	var prev, cur float64
+	for k := 0; k <= n/2; k++ {
+		prev = cur
+		if j >= n || i >= 0 && math.Abs(s[i]-m) <= math.Abs(s[j]-m) {
+			cur = math.Abs(s[i] - m)
+			i--
+		} else {
+			cur = math.Abs(s[j] - m)
+			j++
+		}
+	}
+	if n%2 == 1 {
+		return cur
+	}
+	return (prev + cur) / 2
 }
 
 // blAbsDevSorted returns the sorted |x-m| of the sorted s. The deviations

@@ -104,6 +104,26 @@ type ContentDetector struct {
 	// one service, and services are never forgotten.
 	lastName string
 	last     map[string]*ctTemplate
+	// The last answer of the time since a numeric slot's last value.
+	idle ctSubMemo
+}
+
+// ctSubMemo remembers the last t.Sub(u). The numeric slots of a template
+// were all last updated by the same line, so a line asks the same
+// difference once per slot, and time.Time.Sub (an Add and an Equal to
+// check for overflow) costs more than comparing the times as values: the
+// same representation gives the same difference. The zero memo holds zero
+// minus zero, which is right.
+type ctSubMemo struct {
+	t, u time.Time
+	d    time.Duration
+}
+
+func (m *ctSubMemo) sub(t, u time.Time) time.Duration {
+	if t != m.t || u != m.u {
+		m.t, m.u, m.d = t, u, t.Sub(u)
+	}
+	return m.d
 }
 
 type ctTemplate struct {
@@ -140,7 +160,11 @@ type ctNumeric struct {
 	// than the ring does; longAt is when it was last lowered.
 	longMax float64
 	longAt  time.Time
-	since   time.Time // first value
+	// judgedFrom is the time of the first value + MinNumericAge, worked
+	// out once: "now is not before it" is "now.Sub(first) ≥
+	// MinNumericAge" for one comparison instead of a Sub (an Add and an
+	// Equal) per value.
+	judgedFrom time.Time
 }
 
 var _ LogDetector = (*ContentDetector)(nil)
@@ -159,14 +183,16 @@ func (d *ContentDetector) Tick(now time.Time) []Anomaly { return nil }
 
 // Observe implements LogDetector with slots taken from message tokens.
 func (d *ContentDetector) Observe(rec *telemetry.LogRecord) []Anomaly {
-	return d.observe(rec, "", nil, false, nil)
+	out, _ := d.observe(rec, "", nil, false, nil, nil)
+	return out
 }
 
 // ObserveParams is Observe with the template text and the parameters the
 // miner extracted for this line; slot i is params[i]. Use one form per
 // template: the first call for a template fixes its slot layout.
 func (d *ContentDetector) ObserveParams(rec *telemetry.LogRecord, template string, params []string) []Anomaly {
-	return d.observe(rec, template, params, true, nil)
+	out, _ := d.observe(rec, template, params, true, nil, nil)
+	return out
 }
 
 func (d *ContentDetector) template(rec *telemetry.LogRecord, n int) *ctTemplate {
@@ -190,30 +216,27 @@ func (d *ContentDetector) template(rec *telemetry.LogRecord, n int) *ctTemplate 
 	return t
 }
 
-// observe takes the message's tokens from cut (ctCut) when it is not nil.
-func (d *ContentDetector) observe(rec *telemetry.LogRecord, template string, params []string, withParams bool, cut []ctTok) []Anomaly {
+// observe takes the message's tokens from cut (ctCut) when it is not nil,
+// and the template's state from t when the caller has it from an earlier
+// line (LogDetectors keeps it). It returns the template's state, nil for
+// none.
+func (d *ContentDetector) observe(rec *telemetry.LogRecord, template string, params []string, withParams bool, cut []ctTok, t *ctTemplate) ([]Anomaly, *ctTemplate) {
 	if rec.TemplateID == "" {
-		return nil
+		return nil, nil
 	}
-	n := len(params)
-	// The message's tokens, cut once: most lines have few.
-	var tokBuf [48]string
-	var toks []string
 	if withParams {
 		cut = nil
+	} else if cut == nil {
+		return d.observeUncut(rec, template, t)
 	}
+	n := len(params)
 	if cut != nil {
 		n = len(cut)
-	} else if !withParams {
-		toks = ctTokens(rec.Message, tokBuf[:0])
-		n = len(toks)
-		if toks == nil {
-			n = ctCountTokens(rec.Message)
-		}
 	}
-	t := d.template(rec, n)
 	if t == nil {
-		return nil
+		if t = d.template(rec, n); t == nil {
+			return nil, nil
+		}
 	}
 	if template != "" && t.template == "" {
 		t.template = template
@@ -224,11 +247,37 @@ func (d *ContentDetector) observe(rec *telemetry.LogRecord, template string, par
 			for i, p := range params {
 				out = d.slot(out, rec, t, &t.slots[i], p, "slot", i, "", nil)
 			}
-		} else if cut != nil {
+		} else {
 			for k := range cut {
 				out = d.slot(out, rec, t, &t.slots[k], cut[k].tok, "slot", k, "", &cut[k])
 			}
-		} else if toks != nil {
+		}
+	}
+	return d.fields(out, rec, t), t
+}
+
+// observeUncut is observe for the message's own tokens when the caller has
+// not cut it. It is a function of its own so that the hot path, which
+// comes with the message cut, does not zero tokBuf on every line.
+func (d *ContentDetector) observeUncut(rec *telemetry.LogRecord, template string, t *ctTemplate) ([]Anomaly, *ctTemplate) {
+	// The message's tokens, cut once: most lines have few.
+	var tokBuf [48]string
+	toks := ctTokens(rec.Message, tokBuf[:0])
+	n := len(toks)
+	if toks == nil {
+		n = ctCountTokens(rec.Message)
+	}
+	if t == nil {
+		if t = d.template(rec, n); t == nil {
+			return nil, nil
+		}
+	}
+	if template != "" && t.template == "" {
+		t.template = template
+	}
+	var out []Anomaly
+	if n == t.ntok {
+		if toks != nil {
 			for k, tok := range toks {
 				out = d.slot(out, rec, t, &t.slots[k], tok, "slot", k, "", nil)
 			}
@@ -243,6 +292,12 @@ func (d *ContentDetector) observe(rec *telemetry.LogRecord, template string, par
 			}
 		}
 	}
+	return d.fields(out, rec, t), t
+}
+
+// fields learns and judges the record's structured fields, slots by name,
+// and orders what the line raised.
+func (d *ContentDetector) fields(out []Anomaly, rec *telemetry.LogRecord, t *ctTemplate) []Anomaly {
 	for k, v := range rec.Fields {
 		s := t.fields[k]
 		if s == nil {
@@ -318,7 +373,7 @@ func (d *ContentDetector) slot(out []Anomaly, rec *telemetry.LogRecord, t *ctTem
 		return out
 	}
 	if s.num == nil {
-		s.num = &ctNumeric{ring: blRing{v: make([]float64, 0, o.Window)}, since: rec.Time}
+		s.num = &ctNumeric{ring: blRing{v: make([]float64, 0, o.Window)}, judgedFrom: rec.Time.Add(o.MinNumericAge)}
 		s.unit = strings.Clone(unit)
 	}
 	if unit != s.unit {
@@ -331,21 +386,23 @@ func (d *ContentDetector) slot(out []Anomaly, rec *telemetry.LogRecord, t *ctTem
 	}
 	y := ctLog(x)
 	num := s.num
-	if !fired && s.overflow && len(num.ring.v) >= o.MinNumeric && rec.Time.Sub(num.since) >= o.MinNumericAge {
+	if !fired && s.overflow && len(num.ring.v) >= o.MinNumeric && !rec.Time.Before(num.judgedFrom) {
 		// Sorting is the cost here: refresh the estimate only when this
 		// value may be an outlier against the cached one, or now and then.
 		margin := d.margin
-		if num.est.N == 0 || num.dirty >= 4*o.Window || y > math.Max(num.est.Max, num.longMax)+margin {
+		// (The builtin max treats NaNs and signed zeros as math.Max
+		// does, and is compiled inline where math.Max is a call.)
+		if num.est.N == 0 || num.dirty >= 4*o.Window || y > max(num.est.Max, num.longMax)+margin {
 			num.est = num.ring.estimate(BaselineAllHours)
 			num.dirty = 0
 		}
-		e := num.est
-		sd := math.Max(e.Sigma(), 0.05)
+		e := &num.est // not a copy: this runs per numeric value
+		sd := max(e.Sigma(), 0.05)
 		z := math.Abs(y-e.Median) / sd
 		// Only values above the range: below it sit the small ids, counts
 		// and zeros that a log scale makes look far, and a latency that
 		// falls is rarely the news.
-		if y > e.Median && z >= o.Z && y > math.Max(e.Max, num.longMax)+margin {
+		if y > e.Median && z >= o.Z && y > max(e.Max, num.longMax)+margin {
 			name := ctSlotName(kind, idx, field)
 			out = append(out, Anomaly{
 				Type: TypeContent, Service: rec.Service, TemplateID: rec.TemplateID, Template: t.template,
@@ -361,11 +418,13 @@ func (d *ContentDetector) slot(out []Anomaly, rec *telemetry.LogRecord, t *ctTem
 	}
 	num.ring.add(y)
 	num.dirty++
-	if !num.longAt.IsZero() && rec.Time.After(num.longAt) {
-		num.longMax -= math.Ln2 * float64(rec.Time.Sub(num.longAt)) / float64(ctLongMaxHalfLife)
+	// Sub is positive exactly when rec.Time is after longAt: one time
+	// operation where After and Sub made two.
+	if dt := d.idle.sub(rec.Time, num.longAt); dt > 0 && !num.longAt.IsZero() {
+		num.longMax -= math.Ln2 * float64(dt) / float64(ctLongMaxHalfLife)
 	}
 	num.longAt = rec.Time
-	num.longMax = math.Max(y, num.longMax)
+	num.longMax = max(y, num.longMax)
 	return out
 }
 
@@ -417,92 +476,6 @@ func ctSettled(counts []int, n int) bool {
 	return float64(ones)/float64(n) < 0.005
 }
 
-// ctOpenSet reports whether a new value v of a slot with values vals
-// belongs to a set that is open by nature, so that a value not seen yet
-// is no news: plain numbers among plain numbers (a quantity or a code:
-// the numeric judgement and the rate detectors speak for those) and
-// identifiers among identifiers (checksums, hashes, ids).
-func ctOpenSet(vals []string, v string) bool {
-	for _, kind := range [...]func(string) bool{ctPlainNumber, ctIdentifier} {
-		if kind(v) && !slices.ContainsFunc(vals, func(u string) bool { return !kind(u) }) {
-			return true
-		}
-	}
-	return false
-}
-
-// ctPlainNumber: an optional sign, digits, at most one point.
-func ctPlainNumber(v string) bool {
-	_, err := strconv.ParseFloat(v, 64)
-	return err == nil && v != "" && !strings.ContainsAny(v, "eEinIN")
-}
-
-// ctIdentifier: a hex word of at least 8 characters (a hash, a checksum,
-// an id), or any word of 8 or more that mixes letters and digits.
-func ctIdentifier(v string) bool {
-	return ctHexWord(v) || ctMixedWord(v)
-}
-
-func ctHexWord(v string) bool {
-	if len(v) < 8 {
-		return false
-	}
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
-			return false
-		}
-	}
-	return true
-}
-
-func ctMixedWord(v string) bool {
-	if len(v) < 8 {
-		return false
-	}
-	letter, digit := false, false
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		switch {
-		case c >= '0' && c <= '9':
-			digit = true
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z':
-			letter = true
-		case c == '-' || c == '_':
-		default:
-			return false
-		}
-	}
-	return letter && digit
-}
-
-// ctShape hashes v with every word that holds a digit (ids, numbers,
-// hex) or is a hex word of 8 or more letters masked, without allocating.
-func ctShape(v string) uint64 {
-	const prime = 1099511628211
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(v); {
-		if !ctAlnum(v[i]) && v[i] != '_' {
-			h = (h ^ uint64(v[i])) * prime
-			i++
-			continue
-		}
-		j, digit := i, false
-		for j < len(v) && (ctAlnum(v[j]) || v[j] == '_') {
-			digit = digit || ctDigit(v[j])
-			j++
-		}
-		if digit || ctHexWord(v[i:j]) {
-			h = (h ^ '#') * prime
-		} else {
-			for k := i; k < j; k++ {
-				h = (h ^ uint64(v[k])) * prime
-			}
-		}
-		i = j
-	}
-	return h
-}
-
 func (d *ContentDetector) newShape(rec *telemetry.LogRecord, t *ctTemplate, s *ctSlot, v, kind, name string) Anomaly {
 	usual := make([]string, 0, 3)
 	for i, u := range s.shapeExamples {
@@ -523,30 +496,4 @@ func (d *ContentDetector) newShape(rec *telemetry.LogRecord, t *ctTemplate, s *c
 		Start:    rec.Time, End: rec.Time,
 		Labels: telemetry.LabelsFromStrings("kind", "shape", kind, name, "value", ctClip(v, 120)),
 	}
-}
-
-// ctLog puts values on a signed log scale so that latencies, sizes and
-// counts, whose spread grows with their size, have one notion of "far".
-func ctLog(x float64) float64 {
-	// math.Log has an assembly fast path where Log1p has none; the
-	// precision Log1p keeps for tiny x does not matter to a baseline of
-	// magnitudes.
-	if x < 0 {
-		return -math.Log(1 - x)
-	}
-	return math.Log(1 + x)
-}
-
-func ctExp(y float64) float64 {
-	if y < 0 {
-		return -math.Expm1(-y)
-	}
-	return math.Expm1(y)
-}
-
-func ctClip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

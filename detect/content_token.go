@@ -37,20 +37,55 @@ type ctTok struct {
 // returns nil if they do not fit in its capacity. It lets the content
 // detector and the log metrics share one cut of a message.
 func ctCut(msg string, buf []ctTok) []ctTok {
+	// ctNextToken inlined, noting on the way whether a token holds a
+	// digit: most tokens are words, which ctNumber would only scan again
+	// to find none.
 	for i := 0; ; {
-		tok, next := ctNextToken(msg, i)
-		if tok == "" {
+		for i < len(msg) && ctClass[msg[i]] == ctClassSpace {
+			i++
+		}
+		if i == len(msg) {
 			return buf
+		}
+		j, classes := i, uint8(0)
+		for j < len(msg) && ctClass[msg[j]] != ctClassSpace {
+			classes |= ctClass[msg[j]]
+			j++
 		}
 		if len(buf) == cap(buf) {
 			return nil
 		}
-		t := ctTok{tok: tok}
-		t.prefix, t.v, t.unit, t.num = ctNumber(tok)
-		buf = append(buf, t)
-		i = next
+		// Filled in place: a ctTok is 64 bytes, not worth building
+		// aside and copying in.
+		buf = buf[:len(buf)+1]
+		t := &buf[len(buf)-1]
+		t.tok = msg[i:j]
+		if classes&ctClassDigit != 0 {
+			t.prefix, t.v, t.unit, t.num = ctNumber(t.tok)
+		} else {
+			t.prefix, t.v, t.unit, t.num = "", 0, "", false // what ctNumber says of a word
+		}
+		i = j
 	}
 }
+
+// Byte classes for ctCut: ctSpace's whitespace and ctDigit's digits.
+const (
+	ctClassSpace = 1
+	ctClassDigit = 2
+)
+
+var ctClass = func() (c [256]uint8) {
+	for b := range c {
+		switch {
+		case ctSpace(byte(b)):
+			c[b] = ctClassSpace
+		case ctDigit(byte(b)):
+			c[b] = ctClassDigit
+		}
+	}
+	return c
+}()
 
 // ctTokens appends the whitespace-separated tokens of s to buf, or
 // returns nil if they do not fit in its capacity.
@@ -96,15 +131,23 @@ func ctNumber(tok string) (prefix string, v float64, unit string, ok bool) {
 	if start > 0 && tok[start-1] == '-' && (start == 1 || !ctAlnum(tok[start-2])) {
 		start--
 	}
+	// The mantissa is read along with the digits, so that the common
+	// case needs no second pass (see ctParseFloat).
 	j := i
+	var m uint64
 	for j < len(tok) && ctDigit(tok[j]) {
+		m = m*10 + uint64(tok[j]-'0')
 		j++
 	}
+	frac := 0
 	if j+1 < len(tok) && tok[j] == '.' && ctDigit(tok[j+1]) {
 		j++
+		k := j
 		for j < len(tok) && ctDigit(tok[j]) {
+			m = m*10 + uint64(tok[j]-'0')
 			j++
 		}
+		frac = j - k
 	}
 	// The prefix must not end in a letter glued to the number (v2, sha256)
 	// and the rest must hold no further digits.
@@ -128,8 +171,14 @@ func ctNumber(tok string) (prefix string, v float64, unit string, ok bool) {
 			return "", 0, "", false
 		}
 	}
-	f, ok := ctParseFloat(tok[start:j])
-	if !ok {
+	var f float64
+	if nd := j - i - min(frac, 1); start == i && nd <= 15 {
+		// ctParseFloat's fast path, on the mantissa read above.
+		f = float64(m)
+		if frac > 0 {
+			f /= ctPow10[frac]
+		}
+	} else if f, ok = ctParseFloat(tok[start:j]); !ok {
 		return "", 0, "", false
 	}
 	return tok[:start], f, rest, true
@@ -227,8 +276,26 @@ func ctDurationKey(key string) (unit string, ok bool) {
 // ctContainsDurationWord reports whether s holds one of the words that
 // make a name a duration ("upstream_response_time" holds "response_time").
 func ctContainsDurationWord(s string) bool {
-	for _, w := range [...]string{"duration", "latency", "elapsed", "took", "request_time", "response_time"} {
-		if strings.Contains(s, w) {
+	// One pass, trying at each byte only the words that start with it,
+	// rather than a strings.Contains pass per word: this runs for every
+	// number with a prefix ("status=200") of every line.
+	for i := 0; i < len(s); i++ {
+		var w1, w2 string
+		switch s[i] {
+		case 'd':
+			w1 = "duration"
+		case 'l':
+			w1 = "latency"
+		case 'e':
+			w1 = "elapsed"
+		case 't':
+			w1 = "took"
+		case 'r':
+			w1, w2 = "request_time", "response_time"
+		default:
+			continue
+		}
+		if strings.HasPrefix(s[i:], w1) || w2 != "" && strings.HasPrefix(s[i:], w2) {
 			return true
 		}
 	}
@@ -242,6 +309,12 @@ func ctHasSuffix(s, suf string) bool { return len(s) >= len(suf) && s[len(s)-len
 // ("duration_ms=35", "request_time=0.035"). The largest, because a line
 // that lists parts and a total ("db=3ms total=35ms") means the total.
 func ctLineDuration(msg string, fields map[string]string) (float64, bool) {
+	return ctLineDurationKeys(msg, fields, nil)
+}
+
+// ctLineDurationKeys is ctLineDuration with the duration keys looked up
+// in keys, when not nil.
+func ctLineDurationKeys(msg string, fields map[string]string, keys *ctDurationKeys) (float64, bool) {
 	best, found := 0.0, false
 	for i := 0; ; {
 		tok, next := ctNextToken(msg, i)
@@ -253,34 +326,34 @@ func ctLineDuration(msg string, fields map[string]string) (float64, bool) {
 		if !ok {
 			continue
 		}
-		if sec, ok := ctTokDuration(prefix, v, unit); ok && sec >= 0 && (!found || sec > best) {
+		if sec, ok := ctTokDuration(prefix, v, unit, keys); ok && sec >= 0 && (!found || sec > best) {
 			best, found = sec, true
 		}
 	}
-	return ctFieldsDuration(best, found, fields)
+	return ctFieldsDuration(best, found, fields, keys)
 }
 
-// ctLineDurationToks is ctLineDuration for a message already cut.
-func ctLineDurationToks(toks []ctTok, fields map[string]string) (float64, bool) {
+// ctLineDurationToks is ctLineDurationKeys for a message already cut.
+func ctLineDurationToks(toks []ctTok, fields map[string]string, keys *ctDurationKeys) (float64, bool) {
 	best, found := 0.0, false
 	for i := range toks {
 		t := &toks[i]
 		if !t.num {
 			continue
 		}
-		if sec, ok := ctTokDuration(t.prefix, t.v, t.unit); ok && sec >= 0 && (!found || sec > best) {
+		if sec, ok := ctTokDuration(t.prefix, t.v, t.unit, keys); ok && sec >= 0 && (!found || sec > best) {
 			best, found = sec, true
 		}
 	}
-	return ctFieldsDuration(best, found, fields)
+	return ctFieldsDuration(best, found, fields, keys)
 }
 
 // ctTokDuration is the duration in seconds of a token that ctNumber read
 // as prefix, v, unit.
-func ctTokDuration(prefix string, v float64, unit string) (float64, bool) {
+func ctTokDuration(prefix string, v float64, unit string, keys *ctDurationKeys) (float64, bool) {
 	sec, ok := ctDurationSeconds(v, unit)
 	if !ok && unit == "" && prefix != "" {
-		if u, isDur := ctDurationKey(prefix); isDur {
+		if u, isDur := keys.lookup(prefix); isDur {
 			sec, ok = ctDurationSeconds(v, u)
 		}
 	}
@@ -289,9 +362,9 @@ func ctTokDuration(prefix string, v float64, unit string) (float64, bool) {
 
 // ctFieldsDuration goes on from the largest duration of the message, best
 // (if found), with the durations of the fields.
-func ctFieldsDuration(best float64, found bool, fields map[string]string) (float64, bool) {
+func ctFieldsDuration(best float64, found bool, fields map[string]string, keys *ctDurationKeys) (float64, bool) {
 	for k, val := range fields {
-		u, isDur := ctDurationKey(k)
+		u, isDur := keys.lookup(k)
 		if !isDur {
 			continue
 		}
@@ -307,4 +380,30 @@ func ctFieldsDuration(best float64, found bool, fields map[string]string) (float
 		}
 	}
 	return best, found
+}
+
+// ctDurationKeys remembers recent answers of ctDurationKey. The keys it is
+// asked about are the field names and token prefixes of a few templates
+// ("status=", "path=/items/"), the same line after line, and comparing a
+// key with the one remembered costs less than lower-casing it and looking
+// for six words in it. It is a small direct-mapped table: a colliding key
+// takes the slot over, so it holds on to at most 64 keys. A nil table
+// remembers nothing.
+type ctDurationKeys struct {
+	e [64]struct {
+		key, unit string
+		ok, set   bool
+	}
+}
+
+func (c *ctDurationKeys) lookup(key string) (unit string, ok bool) {
+	if c == nil || key == "" {
+		return ctDurationKey(key)
+	}
+	e := &c.e[(uint(len(key))*31+uint(key[0])*7+uint(key[len(key)-1]))%uint(len(c.e))]
+	if !e.set || e.key != key {
+		e.unit, e.ok = ctDurationKey(key)
+		e.key, e.set = key, true
+	}
+	return e.unit, e.ok
 }

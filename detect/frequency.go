@@ -137,8 +137,10 @@ func (o *FrequencyOptions) validate() {
 //
 // A FrequencyDetector is not safe for concurrent use.
 type FrequencyDetector struct {
-	opts     FrequencyOptions
-	services map[string]*freqService
+	opts FrequencyOptions
+	// peakDecay is what one interval leaves of a peak, computed once.
+	peakDecay float64
+	services  map[string]*freqService
 	// The state of the service of the last line: lines come in runs of
 	// one service, and services are never forgotten.
 	lastName string
@@ -146,14 +148,22 @@ type FrequencyDetector struct {
 }
 
 type freqService struct {
-	name   string
-	start  time.Time // start of the open interval
+	name  string
+	start time.Time // start of the open interval
+	// end is start + Interval, kept so that the check every line makes
+	// is one comparison, not a time.Time.Add and a comparison.
+	end    time.Time
 	total  int
 	series map[string]*freqSeries
+	// list holds the values of series: closing an interval visits every
+	// series, and walking a slice costs less than iterating a map. The
+	// order does not matter, as close sorts what it finds.
+	list   []*freqSeries
 	errors freqSeries
 }
 
 type freqSeries struct {
+	id      string // the template's, "" for the error lines
 	base    *Baseline
 	count   int
 	lowRun  int
@@ -166,7 +176,8 @@ var _ LogDetector = (*FrequencyDetector)(nil)
 // NewFrequencyDetector returns a detector with o, defaults filled in.
 func NewFrequencyDetector(o FrequencyOptions) *FrequencyDetector {
 	o.validate()
-	return &FrequencyDetector{opts: o, services: make(map[string]*freqService)}
+	return &FrequencyDetector{opts: o, services: make(map[string]*freqService),
+		peakDecay: math.Exp2(-float64(o.Interval) / float64(o.PeakHalfLife))}
 }
 
 // Name implements LogDetector.
@@ -176,24 +187,45 @@ func (d *FrequencyDetector) Name() string { return "frequency" }
 func (d *FrequencyDetector) Observe(rec *telemetry.LogRecord) []Anomaly {
 	s := d.last
 	if s == nil || d.lastName != rec.Service {
-		s = d.services[rec.Service]
-		if s == nil {
-			s = &freqService{name: rec.Service, start: rec.Time.Truncate(d.opts.Interval), series: make(map[string]*freqSeries)}
-			s.errors.base = newBaselineShared(&d.opts.Baseline)
-			d.services[rec.Service] = s
-		}
+		s = d.service(rec)
 		d.lastName, d.last = rec.Service, s
 	}
+	out, _ := d.observeIn(s, nil, rec)
+	return out
+}
+
+// service returns the state of rec's service, new if need be.
+func (d *FrequencyDetector) service(rec *telemetry.LogRecord) *freqService {
+	s := d.services[rec.Service]
+	if s == nil {
+		start := rec.Time.Truncate(d.opts.Interval)
+		s = &freqService{name: rec.Service, start: start, end: start.Add(d.opts.Interval), series: make(map[string]*freqSeries)}
+		s.errors.base = newBaselineShared(&d.opts.Baseline)
+		d.services[rec.Service] = s
+	}
+	return s
+}
+
+// observeIn is Observe for the service state s and, when the caller has
+// it from an earlier line (LogDetectors keeps it), the template's series
+// ser. It returns the series the line counted in, nil for none.
+func (d *FrequencyDetector) observeIn(s *freqService, ser *freqSeries, rec *telemetry.LogRecord) ([]Anomaly, *freqSeries) {
 	var out []Anomaly
-	if !rec.Time.Before(s.start.Add(d.opts.Interval)) {
+	if !rec.Time.Before(s.end) {
 		out = d.closeUntil(s, rec.Time)
 	}
 	s.total++
 	if rec.TemplateID != "" {
-		ser := s.series[rec.TemplateID]
+		// Looked up only after the close above: a series created
+		// before it would be judged, and learn a zero, for an interval
+		// it was not there for.
+		if ser == nil {
+			ser = s.series[rec.TemplateID]
+		}
 		if ser == nil && len(s.series) < d.opts.MaxTemplates {
-			ser = &freqSeries{base: newBaselineShared(&d.opts.Baseline)}
+			ser = &freqSeries{base: newBaselineShared(&d.opts.Baseline), id: rec.TemplateID}
 			s.series[rec.TemplateID] = ser
+			s.list = append(s.list, ser)
 		}
 		if ser != nil {
 			if ser.count == 0 {
@@ -208,7 +240,7 @@ func (d *FrequencyDetector) Observe(rec *telemetry.LogRecord) []Anomaly {
 		}
 		s.errors.count++
 	}
-	return out
+	return out, ser
 }
 
 // Tick implements LogDetector: it closes the intervals of services that
@@ -233,6 +265,7 @@ func (d *FrequencyDetector) closeUntil(s *freqService, t time.Time) []Anomaly {
 	}
 	out := d.close(s, s.start, end)
 	s.start = t.Truncate(d.opts.Interval)
+	s.end = s.start.Add(d.opts.Interval)
 	return out
 }
 
@@ -243,12 +276,13 @@ func (d *FrequencyDetector) close(s *freqService, start, end time.Time) []Anomal
 	s.total = 0
 	var out []Anomaly
 	perHour := float64(time.Hour) / float64(d.opts.Interval)
-	for id, ser := range s.series {
-		if a, ok := d.judge(s, id, ser, start, end, perHour, false); ok {
+	at := d.opts.Baseline.slot(start) // the same for every series: work it out once
+	for _, ser := range s.list {
+		if a, ok := d.judge(s, ser.id, ser, start, end, at, perHour, false); ok {
 			out = append(out, a)
 		}
 	}
-	if a, ok := d.judge(s, "", &s.errors, start, end, perHour, true); ok {
+	if a, ok := d.judge(s, "", &s.errors, start, end, at, perHour, true); ok {
 		out = append(out, a)
 	}
 	if len(out) > 1 {
@@ -257,8 +291,9 @@ func (d *FrequencyDetector) close(s *freqService, start, end time.Time) []Anomal
 	return out
 }
 
-// judge compares one closed count with its baseline, then learns it.
-func (d *FrequencyDetector) judge(s *freqService, id string, ser *freqSeries, start, end time.Time, perHour float64, errs bool) (Anomaly, bool) {
+// judge compares one closed count with its baseline, then learns it. at is
+// the baseline slot of start.
+func (d *FrequencyDetector) judge(s *freqService, id string, ser *freqSeries, start, end time.Time, at blSlot, perHour float64, errs bool) (Anomaly, bool) {
 	c := float64(ser.count)
 	example := ser.example
 	ser.count, ser.example = 0, ""
@@ -266,25 +301,30 @@ func (d *FrequencyDetector) judge(s *freqService, id string, ser *freqSeries, st
 	var a Anomaly
 	fired := false
 	// Decay the peak by one interval, judge against it, then raise it.
-	ser.peak *= math.Exp2(-float64(o.Interval) / float64(o.PeakHalfLife))
+	ser.peak *= d.peakDecay
 	peak := ser.peak
-	ser.peak = math.Max(ser.peak, c)
-	if e, ok := ser.base.Estimate(start); ok && ser.base.N() >= o.MinHistory {
+	ser.peak = max(ser.peak, c) // the builtin: math.Max's result, inline
+	minCount := o.MinSpikeCount
+	if errs {
+		minCount = o.MinErrorBurst
+	}
+	if vals, level, ok := ser.base.sortedIn(at); !ok || ser.base.N() < o.MinHistory {
+		// Too little history to judge.
+	} else if !d.mayFire(c, peak, minCount, vals, errs) {
+		// The usual case: the count is nowhere near a spike or a drop.
+		ser.lowRun = 0
+	} else {
+		e := blEstimateSorted(vals, level)
 		lam := math.Max(e.Mean, e.Median)
 		sd := math.Max(1, math.Sqrt(lam+e.Sigma()*e.Sigma()))
 		z := (c - lam) / sd
-		minCount := o.MinSpikeCount
-		if errs {
-			minCount = o.MinErrorBurst
-		}
 		what := "template " + id
 		if errs {
 			what = "service " + s.name + " error lines"
 		}
 		conf := blConfidence(e.N, 2*o.MinHistory)
 		switch {
-		case z >= o.Z && c >= minCount && c >= o.SpikeRatio*lam && c > o.SpikeOverMax*e.Max &&
-			c > o.SpikeOverMax*peak:
+		case d.spike(e, c, lam, z, peak, minCount):
 			typ := TypeFrequency
 			if errs {
 				typ = TypeErrorBurst
@@ -299,8 +339,7 @@ func (d *FrequencyDetector) judge(s *freqService, id string, ser *freqSeries, st
 				Labels: telemetry.LabelsFromStrings("direction", "spike"),
 			}
 			fired = true
-		case !errs && e.Median >= o.MinSteady && e.Sigma() <= 0.5*e.Median && e.Min > 0 &&
-			c <= o.DropRatio*lam && z <= -o.DropZ:
+		case !errs && d.drop(e, c, lam, z):
 			ser.lowRun++
 			if ser.lowRun == o.DropIntervals {
 				a = Anomaly{
@@ -320,8 +359,40 @@ func (d *FrequencyDetector) judge(s *freqService, id string, ser *freqSeries, st
 	if fired && example != "" {
 		a.Examples = []string{example}
 	}
-	ser.base.Add(start, c)
+	ser.base.addAt(at, c)
 	return a, fired
+}
+
+// spike is the spike case of judge: count c against the estimate e, its
+// λ and z, the series' decayed peak and the least count minCount.
+func (d *FrequencyDetector) spike(e Estimate, c, lam, z, peak, minCount float64) bool {
+	o := &d.opts
+	return z >= o.Z && c >= minCount && c >= o.SpikeRatio*lam && c > o.SpikeOverMax*e.Max && c > o.SpikeOverMax*peak
+}
+
+// drop is the drop case of judge for a template's count.
+func (d *FrequencyDetector) drop(e Estimate, c, lam, z float64) bool {
+	o := &d.opts
+	return e.Median >= o.MinSteady && e.Sigma() <= 0.5*e.Median && e.Min > 0 && c <= o.DropRatio*lam && z <= -o.DropZ
+}
+
+// mayFire reports whether count c, with the (decayed) peak and the sorted
+// baseline values s, could meet the spike or the drop case of judge. It
+// tests only conditions of those cases that need no mean or MAD: at every
+// interval close judge runs for every template, and sparing the pass over
+// s for the counts that are plainly usual makes closing an interval cheap.
+// A true answer promises nothing; judge then decides in full.
+func (d *FrequencyDetector) mayFire(c, peak, minCount float64, s []float64, errs bool) bool {
+	o := &d.opts
+	lo, hi, med := s[0], s[len(s)-1], blMedianSorted(s)
+	if c >= minCount && c > o.SpikeOverMax*hi && c > o.SpikeOverMax*peak {
+		return true // a spike's own conditions on the maximum and peak hold
+	}
+	// A drop needs c ≤ DropRatio·λ with λ = max(mean, median). Neither
+	// exceeds the maximum, bar the rounding of the mean's sum: at most n
+	// units in the last place, which the factor allows for.
+	lamBound := hi * (1 + float64(len(s))*0x1p-52)
+	return !errs && med >= o.MinSteady && lo > 0 && c <= o.DropRatio*lamBound
 }
 
 // sortAnomalies orders anomalies found in one call so that output does not

@@ -38,12 +38,16 @@ type LogMetricsOptions struct {
 	MaxEmpty int
 	// MaxTemplates bounds the first-seen times kept per service.
 	MaxTemplates int
+	// MaxPending bounds the samples held between two Ticks; past it new
+	// samples are dropped (and counted, see Dropped), so that memory
+	// stays bounded for an owner that ticks late or never.
+	MaxPending int
 }
 
 // DefaultLogMetricsOptions returns 1-minute samples with p50, p90 and p99.
 func DefaultLogMetricsOptions() LogMetricsOptions {
 	return LogMetricsOptions{Interval: time.Minute, Grace: 30 * time.Second, Quantiles: []float64{0.5, 0.9, 0.99},
-		MaxLatencies: 4096, NewWindow: time.Hour, WarmUp: time.Hour, MaxEmpty: 60, MaxTemplates: 10000}
+		MaxLatencies: 4096, NewWindow: time.Hour, WarmUp: time.Hour, MaxEmpty: 60, MaxTemplates: 10000, MaxPending: 1 << 16}
 }
 
 func (o *LogMetricsOptions) validate() {
@@ -72,6 +76,9 @@ func (o *LogMetricsOptions) validate() {
 	if o.MaxTemplates <= 0 {
 		o.MaxTemplates = d.MaxTemplates
 	}
+	if o.MaxPending <= 0 {
+		o.MaxPending = d.MaxPending
+	}
 }
 
 // LogMetrics turns a log stream into per-service series (throughput, error
@@ -91,15 +98,34 @@ type LogMetrics struct {
 	lastName string
 	last     *lmService
 	pending  []telemetry.Sample
+	dropped  int // samples not queued, see MaxPending
+	// durationKeys spares working out again whether a field name or token
+	// prefix names a duration.
+	durationKeys ctDurationKeys
 }
 
 type lmService struct {
-	name                     string
-	start, first             time.Time
+	name         string
+	start, first time.Time
+	// end is start + Interval, kept so that the check every line makes
+	// is one comparison, not a time.Time.Add and a comparison.
+	end                      time.Time
 	lines, errors, newErrors int
 	lat                      []float64
 	latSeen                  uint64
 	seen                     map[string]time.Time
+	labels                   lmLabels
+}
+
+// lmLabels are the label sets of one service's series, built once: every
+// interval of every service emits up to six samples, and building their
+// labels afresh was most of what LogMetrics allocated. The samples share
+// these slices, which is safe because Labels are never changed in place
+// (Labels.With copies).
+type lmLabels struct {
+	lines, errorRatio, newErrors telemetry.Labels
+	latency                      []telemetry.Labels // per quantile
+	latencyQ                     []string           // the quantile label each of latency holds
 }
 
 // NewLogMetrics returns a LogMetrics with o, defaults filled in.
@@ -120,22 +146,47 @@ func (m *LogMetrics) Observe(rec *telemetry.LogRecord) { m.observe(rec, nil) }
 func (m *LogMetrics) observe(rec *telemetry.LogRecord, toks []ctTok) {
 	s := m.last
 	if s == nil || m.lastName != rec.Service {
-		s = m.services[rec.Service]
-		if s == nil {
-			s = &lmService{name: rec.Service, start: rec.Time.Truncate(m.opts.Interval), first: rec.Time, seen: make(map[string]time.Time)}
-			m.services[rec.Service] = s
-		}
+		s = m.service(rec)
 		m.lastName, m.last = rec.Service, s
 	}
-	if !rec.Time.Before(s.start.Add(m.opts.Interval)) {
-		m.closeUntil(s, rec.Time)
+	firstSeen, known := m.firstSeen(s, rec)
+	m.observeIn(s, rec, toks, firstSeen, known)
+}
+
+// service returns the state of rec's service, new if need be.
+func (m *LogMetrics) service(rec *telemetry.LogRecord) *lmService {
+	s := m.services[rec.Service]
+	if s == nil {
+		start := rec.Time.Truncate(m.opts.Interval)
+		s = &lmService{name: rec.Service, start: start, end: start.Add(m.opts.Interval), first: rec.Time, seen: make(map[string]time.Time)}
+		s.labels.lines = lmLabelSet(MetricLogLines, s.name, "")
+		s.labels.errorRatio = lmLabelSet(MetricLogErrorRatio, s.name, "")
+		s.labels.newErrors = lmLabelSet(MetricLogNewErrorLines, s.name, "")
+		m.services[rec.Service] = s
 	}
-	s.lines++
+	return s
+}
+
+// firstSeen returns when rec's template was first seen in s, which is now
+// if it was not; known is false for a line without a template, or when
+// MaxTemplates are known already. A template once known stays known with
+// the same time.
+func (m *LogMetrics) firstSeen(s *lmService, rec *telemetry.LogRecord) (time.Time, bool) {
 	firstSeen, known := s.seen[rec.TemplateID]
 	if !known && rec.TemplateID != "" && len(s.seen) < m.opts.MaxTemplates {
 		firstSeen, known = rec.Time, true
 		s.seen[rec.TemplateID] = rec.Time
 	}
+	return firstSeen, known
+}
+
+// observeIn is observe for the service state s and the template's
+// firstSeen.
+func (m *LogMetrics) observeIn(s *lmService, rec *telemetry.LogRecord, toks []ctTok, firstSeen time.Time, known bool) {
+	if !rec.Time.Before(s.end) {
+		m.closeUntil(s, rec.Time)
+	}
+	s.lines++
 	if rec.Level >= telemetry.LevelError {
 		s.errors++
 		if known && firstSeen.Sub(s.first) >= m.opts.WarmUp && rec.Time.Sub(firstSeen) < m.opts.NewWindow {
@@ -145,9 +196,9 @@ func (m *LogMetrics) observe(rec *telemetry.LogRecord, toks []ctTok) {
 	var d float64
 	var ok bool
 	if toks != nil {
-		d, ok = ctLineDurationToks(toks, rec.Fields)
+		d, ok = ctLineDurationToks(toks, rec.Fields, &m.durationKeys)
 	} else {
-		d, ok = ctLineDuration(rec.Message, rec.Fields)
+		d, ok = ctLineDurationKeys(rec.Message, rec.Fields, &m.durationKeys)
 	}
 	if ok {
 		s.latSeen++
@@ -192,14 +243,46 @@ func (m *LogMetrics) closeUntil(s *lmService, t time.Time) {
 	next := t.Truncate(m.opts.Interval)
 	secs := m.opts.Interval.Seconds()
 	for i, at := 0, end.Add(m.opts.Interval); !at.After(next) && i < m.opts.MaxEmpty; i, at = i+1, at.Add(m.opts.Interval) {
-		m.pending = append(m.pending, m.sample(MetricLogLines, s.name, "", at, 0/secs))
+		m.push(lmSample(s.labels.lines, at, 0/secs))
 	}
 	s.start = next
+	s.end = next.Add(m.opts.Interval)
 }
 
-// sample builds the labels as telemetry.LabelsFromStrings would (sorted
+// push queues a sample for the next Tick, or drops it when MaxPending are
+// queued already.
+func (m *LogMetrics) push(s telemetry.Sample) {
+	if len(m.pending) >= m.opts.MaxPending {
+		m.dropped++
+		return
+	}
+	m.pending = append(m.pending, s)
+}
+
+// Dropped is how many samples MaxPending has dropped.
+func (m *LogMetrics) Dropped() int { return m.dropped }
+
+func lmSample(ls telemetry.Labels, at time.Time, v float64) telemetry.Sample {
+	return telemetry.Sample{Labels: ls, T: at.UnixMilli(), V: v}
+}
+
+// latencyLabels returns the labels of s's k-th latency quantile, whose
+// label value is q.
+func (s *lmService) latencyLabels(k int, q string) telemetry.Labels {
+	l := &s.labels
+	for len(l.latency) <= k {
+		l.latency = append(l.latency, nil)
+		l.latencyQ = append(l.latencyQ, "")
+	}
+	if l.latency[k] == nil || l.latencyQ[k] != q {
+		l.latency[k], l.latencyQ[k] = lmLabelSet(MetricLogLatency, s.name, q), q
+	}
+	return l.latency[k]
+}
+
+// lmLabelSet builds the labels as telemetry.LabelsFromStrings would (sorted
 // by name, empty values dropped, capacity one per pair) without its map.
-func (m *LogMetrics) sample(name, service, quantile string, at time.Time, v float64) telemetry.Sample {
+func lmLabelSet(name, service, quantile string) telemetry.Labels {
 	n := 2
 	if quantile != "" {
 		n = 3
@@ -214,7 +297,7 @@ func (m *LogMetrics) sample(name, service, quantile string, at time.Time, v floa
 	if service != "" {
 		ls = append(ls, telemetry.Label{Name: "service", Value: service})
 	}
-	return telemetry.Sample{Labels: ls, T: at.UnixMilli(), V: v}
+	return ls
 }
 
 // quantileLabel is the label value of the k-th quantile q, formatted once
@@ -228,19 +311,79 @@ func (m *LogMetrics) quantileLabel(k int, q float64) string {
 
 func (m *LogMetrics) emit(s *lmService, end time.Time) {
 	secs := m.opts.Interval.Seconds()
-	m.pending = append(m.pending, m.sample(MetricLogLines, s.name, "", end, float64(s.lines)/secs))
+	m.push(lmSample(s.labels.lines, end, float64(s.lines)/secs))
 	if s.lines > 0 {
-		m.pending = append(m.pending,
-			m.sample(MetricLogErrorRatio, s.name, "", end, float64(s.errors)/float64(s.lines)),
-			m.sample(MetricLogNewErrorLines, s.name, "", end, float64(s.newErrors)/secs))
+		m.push(lmSample(s.labels.errorRatio, end, float64(s.errors)/float64(s.lines)))
+		m.push(lmSample(s.labels.newErrors, end, float64(s.newErrors)/secs))
 	}
 	if len(s.lat) > 0 {
-		slices.Sort(s.lat)
+		// Each quantile is one order statistic: selecting it costs a
+		// few passes where sorting every duration of the interval cost
+		// n log n. Once s.lat[from] is in place, nothing after it is
+		// smaller, so a higher quantile is selected among those alone.
+		from := 0
 		for k, q := range m.opts.Quantiles {
 			i := int(math.Ceil(q*float64(len(s.lat)))) - 1
 			i = min(max(i, 0), len(s.lat)-1)
-			m.pending = append(m.pending, m.sample(MetricLogLatency, s.name, m.quantileLabel(k, q), end, s.lat[i]))
+			if i < from {
+				from = 0
+			}
+			v := lmSelect(s.lat[from:], i-from)
+			from = i
+			m.push(lmSample(s.latencyLabels(k, m.quantileLabel(k, q)), end, v))
 		}
 	}
 	s.lines, s.errors, s.newErrors, s.lat, s.latSeen = 0, 0, 0, s.lat[:0], 0
+}
+
+// lmSelect reorders s so that s[k] holds what sorting s would put there,
+// nothing after it smaller and nothing before it larger, and returns it
+// (Hoare's selection). The durations it sees are never NaN. Should the
+// pivots keep falling badly, it sorts what is left, so it is never worse
+// than n log n.
+func lmSelect(s []float64, k int) float64 {
+	lo, hi := 0, len(s)-1
+	for depth := 0; lo < hi; depth++ {
+		if depth > 48 {
+			slices.Sort(s[lo : hi+1])
+			break
+		}
+		// The median of the first, middle and last values as pivot.
+		a, b, c := s[lo], s[lo+(hi-lo)/2], s[hi]
+		if a > b {
+			a, b = b, a
+		}
+		if b > c {
+			b = c
+			if a > b {
+				b = a
+			}
+		}
+		pivot := b
+		i, j := lo, hi
+		for i <= j {
+			for i <= hi && s[i] < pivot {
+				i++
+			}
+			for j >= lo && pivot < s[j] {
+				j--
+			}
+			if i <= j {
+				s[i], s[j] = s[j], s[i]
+				i++
+				j--
+			}
+		}
+		// Now s[lo..j] ≤ pivot ≤ s[i..hi], and anything between is the
+		// pivot itself.
+		switch {
+		case k <= j:
+			hi = j
+		case k >= i:
+			lo = i
+		default:
+			return s[k]
+		}
+	}
+	return s[k]
 }

@@ -20,7 +20,9 @@ type LogDetectorsOptions struct {
 	// incident raises one anomaly per Cooldown rather than one per line.
 	Cooldown time.Duration
 	// Extra detectors (the sequence detector, for one) receive every record
-	// and tick; their anomalies are deduplicated with the rest.
+	// and tick; their anomalies are deduplicated with the rest. They see a
+	// copy of the record that is reused for the next line, so they must
+	// copy what they keep of it (as the detectors of this package do).
 	Extra []LogDetector
 	// MaxTemplateTexts bounds the template texts remembered from
 	// ObserveParams to fill Anomaly.Template.
@@ -71,6 +73,48 @@ type LogDetectors struct {
 	texts      map[lsTextKey]string
 	samples    []telemetry.Sample
 	suppressed int
+	// droppedSamples counts the samples Samples was too late for.
+	droppedSamples int
+	// services holds each service's state in every detector, and
+	// lastSvc/lastName the one of the last line: lines come in runs of
+	// one service, and services are never forgotten.
+	services     map[string]*lsService
+	lastName     string
+	lastSvc      *lsService
+	maxTemplates int // per service in services, the largest detector bound
+	// toks is the buffer the message's tokens are cut into, kept rather
+	// than declared per line, which would zero its 1 KiB every line.
+	toks [16]ctTok
+	// extraRec is the copy of the record handed to the Extra detectors.
+	// Passing them rec itself, through an interface, would make every
+	// caller's record escape to the heap: one allocation per line for a
+	// caller that keeps its records on the stack.
+	extraRec telemetry.LogRecord
+}
+
+// lsService is one service's state in every detector, found with one map
+// lookup per line rather than one per detector, and its templates'.
+type lsService struct {
+	freq      *freqService
+	np        *npService
+	sl        *slService
+	lm        *lmService
+	templates map[string]*lsTemplate
+}
+
+// lsTemplate is what the detectors keep of one template of a service, so
+// that a line costs one template lookup here instead of one in each of
+// them. A nil pointer is not known yet, or not kept by that detector (its
+// bound was reached); the detector then looks for itself, as alone.
+type lsTemplate struct {
+	freq    *freqSeries
+	content *ctTemplate
+	// firstSeen is the log metrics' first sighting, once known is set.
+	firstSeen time.Time
+	known     bool
+	// settled: the new-pattern detector has nothing left to learn from
+	// lines of this template without an exception type (npService.settled).
+	settled bool
 }
 
 type lsKey struct {
@@ -85,7 +129,7 @@ var _ LogDetector = (*LogDetectors)(nil)
 // NewLogDetectors returns the detector set with o, defaults filled in.
 func NewLogDetectors(o LogDetectorsOptions) *LogDetectors {
 	o.validate()
-	return &LogDetectors{
+	d := &LogDetectors{
 		opts:       o,
 		frequency:  NewFrequencyDetector(o.Frequency),
 		newPattern: NewNewPatternDetector(o.NewPattern),
@@ -94,7 +138,38 @@ func NewLogDetectors(o LogDetectorsOptions) *LogDetectors {
 		metrics:    NewLogMetrics(o.Metrics),
 		last:       make(map[lsKey]time.Time),
 		texts:      make(map[lsTextKey]string),
+		services:   make(map[string]*lsService),
 	}
+	d.maxTemplates = max(d.frequency.opts.MaxTemplates, d.content.opts.MaxTemplates,
+		d.metrics.opts.MaxTemplates, d.newPattern.opts.MaxTemplates)
+	return d
+}
+
+// service returns the state of rec's service, new if need be.
+func (d *LogDetectors) service(rec *telemetry.LogRecord) *lsService {
+	s := d.services[rec.Service]
+	if s == nil {
+		s = &lsService{
+			freq:      d.frequency.service(rec),
+			np:        d.newPattern.service(rec),
+			sl:        d.silence.service(rec),
+			lm:        d.metrics.service(rec),
+			templates: make(map[string]*lsTemplate),
+		}
+		d.services[rec.Service] = s
+	}
+	return s
+}
+
+// template returns the shared record of template id in s, new if need be,
+// or nil once s holds maxTemplates of them.
+func (d *LogDetectors) template(s *lsService, id string) *lsTemplate {
+	t := s.templates[id]
+	if t == nil && len(s.templates) < d.maxTemplates {
+		t = &lsTemplate{}
+		s.templates[id] = t
+	}
+	return t
 }
 
 // Name implements LogDetector.
@@ -123,22 +198,55 @@ func (d *LogDetectors) observe(rec *telemetry.LogRecord, template string, params
 			d.texts[k] = template
 		}
 	}
-	var out []Anomaly
-	out = append(out, d.frequency.Observe(rec)...)
-	out = append(out, d.newPattern.Observe(rec)...)
+	s := d.lastSvc
+	if s == nil || d.lastName != rec.Service {
+		s = d.service(rec)
+		d.lastName, d.lastSvc = rec.Service, s
+	}
+	// The template's record; a stand-in (that is not kept) for a line
+	// without a template or past the bound, so that the steps below need
+	// no nil checks: its empty fields make each detector look for itself.
+	var spare lsTemplate
+	t := &spare
+	if rec.TemplateID != "" {
+		if kept := d.template(s, rec.TemplateID); kept != nil {
+			t = kept
+		}
+	}
+
+	var out, as []Anomaly
+	as, t.freq = d.frequency.observeIn(s.freq, t.freq, rec)
+	out = append(out, as...)
+
+	if t.settled && rec.Fields[npExceptionType] == "" {
+		d.newPattern.observeSettled(s.np, rec)
+	} else {
+		out = append(out, d.newPattern.observeIn(s.np, rec)...)
+		t.settled = rec.TemplateID != "" && s.np.settled(rec.TemplateID)
+	}
+
 	// Without the miner's parameters, the content detector and the
 	// metrics both read the message's tokens: cut it once.
-	var buf [16]ctTok
 	var toks []ctTok
 	if !withParams {
-		toks = ctCut(rec.Message, buf[:0])
+		toks = ctCut(rec.Message, d.toks[:0])
 	}
-	out = append(out, d.content.observe(rec, template, params, withParams, toks)...)
-	out = append(out, d.silence.Observe(rec)...)
-	for _, x := range d.opts.Extra {
-		out = append(out, x.Observe(rec)...)
+	as, t.content = d.content.observe(rec, template, params, withParams, toks, t.content)
+	out = append(out, as...)
+
+	d.silence.observeIn(s.sl, rec)
+
+	if len(d.opts.Extra) > 0 {
+		d.extraRec = *rec
+		for _, x := range d.opts.Extra {
+			out = append(out, x.Observe(&d.extraRec)...)
+		}
+		d.extraRec = telemetry.LogRecord{} // hold on to none of the line
 	}
-	d.metrics.observe(rec, toks)
+	if !t.known {
+		t.firstSeen, t.known = d.metrics.firstSeen(s.lm, rec)
+	}
+	d.metrics.observeIn(s.lm, rec, toks, t.firstSeen, t.known)
 	return d.dedup(out)
 }
 
@@ -155,7 +263,13 @@ func (d *LogDetectors) Tick(now time.Time) []Anomaly {
 	for _, x := range d.opts.Extra {
 		out = append(out, x.Tick(now)...)
 	}
-	d.samples = append(d.samples, d.metrics.Tick(now)...)
+	// The samples wait for Samples within the log metrics' MaxPending.
+	ss := d.metrics.Tick(now)
+	if room := max(0, d.metrics.opts.MaxPending-len(d.samples)); len(ss) > room {
+		d.droppedSamples += len(ss) - room
+		ss = ss[:room]
+	}
+	d.samples = append(d.samples, ss...)
 	for k, t := range d.last {
 		if now.Sub(t) >= d.opts.Cooldown {
 			delete(d.last, k)
@@ -179,6 +293,14 @@ func (d *LogDetectors) Suppressed() int {
 	d.mtx.Lock()
 	defer d.mtx.Unlock()
 	return d.suppressed
+}
+
+// DroppedSamples is how many log-derived samples were dropped because
+// Tick or Samples came too late (LogMetricsOptions.MaxPending).
+func (d *LogDetectors) DroppedSamples() int {
+	d.mtx.Lock()
+	defer d.mtx.Unlock()
+	return d.droppedSamples + d.metrics.Dropped()
 }
 
 // Silent reports whether service is in a reported silence.

@@ -161,18 +161,51 @@ func npLevelWeight(l telemetry.Level) float64 {
 func (d *NewPatternDetector) Observe(rec *telemetry.LogRecord) []Anomaly {
 	s := d.last
 	if s == nil || d.lastName != rec.Service {
-		s = d.services[rec.Service]
-		if s == nil {
-			s = &npService{first: rec.Time, known: make(map[string]npSeen), pending: make(map[string]*npPending)}
-			d.services[rec.Service] = s
-		}
+		s = d.service(rec)
 		d.lastName, d.last = rec.Service, s
 	}
+	return d.observeIn(s, rec)
+}
+
+// service returns the state of rec's service, new if need be.
+func (d *NewPatternDetector) service(rec *telemetry.LogRecord) *npService {
+	s := d.services[rec.Service]
+	if s == nil {
+		s = &npService{first: rec.Time, known: make(map[string]npSeen), pending: make(map[string]*npPending)}
+		d.services[rec.Service] = s
+	}
+	return s
+}
+
+// settled reports whether lines of template id without an exception type
+// can no longer change s beyond the line count and warm-up (see
+// observeSettled): the template was seen twice, so its count has
+// saturated, and waits for no burst. Nothing undoes that, as known
+// templates are never forgotten and a pending burst only starts at a
+// first sighting.
+func (s *npService) settled(id string) bool {
+	c, ok := s.known[id]
+	return ok && c.n >= 2 && s.pending[id] == nil
+}
+
+// observeSettled is observeIn for a line of a settled template (see
+// settled) without an exception type: all that is left is counting it.
+func (d *NewPatternDetector) observeSettled(s *npService, rec *telemetry.LogRecord) {
 	s.lines++
+	d.warmUp(s, rec)
+}
+
+func (d *NewPatternDetector) warmUp(s *npService, rec *telemetry.LogRecord) {
 	if !s.warm && s.lines >= d.opts.WarmUpLines && rec.Time.Sub(s.first) >= d.opts.WarmUp &&
 		s.lines-s.lastNew >= d.opts.SaturationLines {
 		s.warm = true
 	}
+}
+
+// observeIn is Observe for the service state s.
+func (d *NewPatternDetector) observeIn(s *npService, rec *telemetry.LogRecord) []Anomaly {
+	s.lines++
+	d.warmUp(s, rec)
 	if rec.TemplateID == "" {
 		return nil
 	}

@@ -80,14 +80,24 @@ type SilenceDetector struct {
 }
 
 type slService struct {
-	start    time.Time // open interval
+	start time.Time // open interval
+	// end is start + Interval, kept so that the check every line makes
+	// is one comparison, not a time.Time.Add and a comparison.
+	end      time.Time
 	count    int
 	last     time.Time
 	lastRaw  string
 	base     *Baseline
 	maxGap   [24]time.Duration // longest gap per hour of the last day
 	maxGapAt [24]time.Time
-	silent   bool
+	// maxGapStale[h] is maxGapAt[h] + 23h: past it, the gap is replaced.
+	maxGapStale [24]time.Time
+	// hour is the UTC hour of [hourFrom, hourTo), the hour of the last
+	// line: working the hour out of a time.Time afresh every line costs
+	// more than two comparisons.
+	hourFrom, hourTo time.Time
+	hour             int
+	silent           bool
 }
 
 var _ LogDetector = (*SilenceDetector)(nil)
@@ -111,14 +121,28 @@ func (d *SilenceDetector) Silent(service string) bool {
 func (d *SilenceDetector) Observe(rec *telemetry.LogRecord) []Anomaly {
 	s := d.last
 	if s == nil || d.lastName != rec.Service {
-		s = d.services[rec.Service]
-		if s == nil {
-			s = &slService{start: rec.Time.Truncate(d.opts.Interval), last: rec.Time, base: NewBaseline(d.opts.Baseline)}
-			d.services[rec.Service] = s
-		}
+		s = d.service(rec)
 		d.lastName, d.last = rec.Service, s
 	}
-	if end := s.start.Add(d.opts.Interval); !rec.Time.Before(end) {
+	d.observeIn(s, rec)
+	return nil
+}
+
+// service returns the state of rec's service, new if need be.
+func (d *SilenceDetector) service(rec *telemetry.LogRecord) *slService {
+	s := d.services[rec.Service]
+	if s == nil {
+		start := rec.Time.Truncate(d.opts.Interval)
+		s = &slService{start: start, end: start.Add(d.opts.Interval), last: rec.Time, base: NewBaseline(d.opts.Baseline)}
+		d.services[rec.Service] = s
+	}
+	return s
+}
+
+// observeIn is Observe for the service state s; a line never raises a
+// silence, it only ends one.
+func (d *SilenceDetector) observeIn(s *slService, rec *telemetry.LogRecord) {
+	if end := s.end; !rec.Time.Before(end) {
 		s.base.Add(s.start, float64(s.count))
 		s.count = 0
 		empty := int(rec.Time.Sub(end) / d.opts.Interval)
@@ -126,20 +150,35 @@ func (d *SilenceDetector) Observe(rec *telemetry.LogRecord) []Anomaly {
 			s.base.Add(end.Add(time.Duration(i)*d.opts.Interval), 0)
 		}
 		s.start = rec.Time.Truncate(d.opts.Interval)
+		s.end = s.start.Add(d.opts.Interval)
 	}
-	if gap := rec.Time.Sub(s.last); !s.silent && gap > 0 {
-		h := rec.Time.UTC().Hour()
-		if rec.Time.Sub(s.maxGapAt[h]) > 23*time.Hour || gap > s.maxGap[h] {
+	// One Sub per line: its sign says whether the line is later than
+	// the last, and comparisons with times worked out in advance stand
+	// in for the rest (time.Time.Sub costs an Add and an Equal).
+	gap := rec.Time.Sub(s.last)
+	if !s.silent && gap > 0 {
+		h := s.hourOf(rec.Time)
+		if rec.Time.After(s.maxGapStale[h]) || gap > s.maxGap[h] {
 			s.maxGap[h], s.maxGapAt[h] = gap, rec.Time
+			s.maxGapStale[h] = rec.Time.Add(23 * time.Hour)
 		}
 	}
-	if rec.Time.After(s.last) {
+	if gap > 0 {
 		s.last = rec.Time
 	}
 	s.lastRaw = rec.Raw
 	s.count++
 	s.silent = false
-	return nil
+}
+
+// hourOf returns the UTC hour of t.
+func (s *slService) hourOf(t time.Time) int {
+	if t.Before(s.hourFrom) || !t.Before(s.hourTo) {
+		s.hourFrom = t.Truncate(time.Hour) // whole UTC hours since the zero time
+		s.hourTo = s.hourFrom.Add(time.Hour)
+		s.hour = t.UTC().Hour()
+	}
+	return s.hour
 }
 
 func (s *slService) usualMaxGap(now time.Time) time.Duration {
