@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/vigilops/vigil/config"
 	"github.com/vigilops/vigil/copilot"
 	"github.com/vigilops/vigil/copilot/analyst"
+	"github.com/vigilops/vigil/diagnose"
 )
 
 // newExplainCmd returns `vigil explain`, the offline analyst on the command
@@ -25,31 +27,49 @@ func newExplainCmd() *cobra.Command {
 		lines   []string
 		state   string
 		cfgFile string
+		incID   string
+		client  func(*cobra.Command) (*apiClient, error)
 	)
 	c := &cobra.Command{
 		Use:   "explain [FILE|-]",
-		Short: "Explain what went wrong in log lines or a Kubernetes state",
+		Short: "Explain what went wrong in log lines, a Kubernetes state or an incident",
 		Long: `Explain log lines with the offline analyst: recognise known failure
 signatures (connection refused, timeouts, DNS, TLS, out of memory, disk full,
 crash loops, rate limits, 5xx, deadlocks, ...), name the most likely cause and
 say what to check first. No LLM or network is needed.
 
-Give a file (- for standard input), one or more --line, or --state for a
-Kubernetes pod state. --json prints the report as JSON.
+Give a file (- for standard input), one or more --line, --state for a
+Kubernetes pod state, or --incident ID to have a running vigil serve's
+diagnosis of an incident told in plain words: the root cause with its
+confidence, how it spread, citing the evidence, and what to check first (the
+server's copilot writes it: its model when one is configured, else the
+offline analyst). --json prints the report as JSON.
 
   kubectl logs deploy/checkout --since 10m | vigil explain -
   vigil explain --line "dial tcp 10.0.0.5:5432: connect: connection refused"
-  vigil explain --state CrashLoopBackOff`,
+  vigil explain --state CrashLoopBackOff
+  vigil explain --incident inc-42 --token-file vigil-data/admin.token`,
 		Args: args(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			given := 0
-			for _, b := range []bool{len(a) == 1, len(lines) > 0, state != ""} {
+			for _, b := range []bool{len(a) == 1, len(lines) > 0, state != "", incID != ""} {
 				if b {
 					given++
 				}
 			}
 			if given != 1 {
-				return usageError{errors.New("explain: give exactly one of FILE|-, --line or --state")}
+				return usageError{errors.New("explain: give exactly one of FILE|-, --line, --state or --incident")}
+			}
+			if incID != "" {
+				cl, err := client(cmd)
+				if err != nil {
+					return err
+				}
+				info, d, nar, err := fetchIncidentReport(cmdContext(cmd), cl, incID)
+				if err != nil {
+					return fmt.Errorf("explain: %w", err)
+				}
+				return writeIncidentExplanation(cmd.OutOrStdout(), info, d, nar, asJSON)
 			}
 			cop, err := loadCopilot(cfgFile)
 			if err != nil {
@@ -100,6 +120,8 @@ Kubernetes pod state. --json prints the report as JSON.
 	c.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	c.Flags().StringArrayVar(&lines, "line", nil, "a log line to explain (repeatable)")
 	c.Flags().StringVar(&state, "state", "", "a Kubernetes pod state to explain (e.g. CrashLoopBackOff)")
+	c.Flags().StringVar(&incID, "incident", "", "an incident ID of a running vigil serve (see --url, --token)")
+	client = apiClientFlags(c)
 	c.Flags().StringVar(&cfgFile, "config", "", "configuration file whose copilot section names an LLM (default: offline analyst)")
 	return c
 }
@@ -162,4 +184,41 @@ func loadCopilot(cfgFile string) (*copilot.Copilot, error) {
 		return nil, err
 	}
 	return app.NewCopilot(cfg.Copilot, nil, nil)
+}
+
+// writeIncidentExplanation tells an incident's diagnosis: the narrative the
+// server's copilot wrote, its evidence, and the first check.
+func writeIncidentExplanation(w io.Writer, info diagnose.IncidentInfo, d *diagnose.Diagnosis, nar *copilot.Narrative, asJSON bool) error {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(struct {
+			Incident  diagnose.IncidentInfo `json:"incident"`
+			Diagnosis *diagnose.Diagnosis   `json:"diagnosis"`
+			Narrative *copilot.Narrative    `json:"narrative"`
+		}{info, d, nar})
+	}
+	fmt.Fprintf(w, "Incident %s: %s", info.ID, info.Title)
+	if len(info.Services) > 0 {
+		fmt.Fprintf(w, " (%s)", strings.Join(info.Services, ", "))
+	}
+	fmt.Fprintln(w)
+	if d == nil && nar == nil {
+		fmt.Fprintln(w, "\nNot diagnosed (yet): the diagnosis runs a couple of minutes after an incident opens, once evidence is in.")
+		return nil
+	}
+	if nar != nil {
+		fmt.Fprintf(w, "\n%s\n", nar.Text)
+		for i, e := range nar.Evidence {
+			fmt.Fprintf(w, "  [E%d] %s\n", i+1, e)
+		}
+		fmt.Fprintf(w, "\n(written by the %s; confidence %.0f%%)\n", nar.Source, 100*nar.Confidence)
+		if nar.Note != "" {
+			fmt.Fprintf(w, "(%s)\n", nar.Note)
+		}
+	}
+	if d != nil && d.NextStep != "" {
+		fmt.Fprintf(w, "\nFirst check: %s\n", d.NextStep)
+	}
+	return nil
 }

@@ -96,3 +96,29 @@ func TestExplainCmdUsage(t *testing.T) {
 		t.Error("missing file: no error")
 	}
 }
+
+// TestExplainIncident: --incident tells a running server's diagnosis of an
+// incident: narrative with numbered evidence, confidence and first check.
+func TestExplainIncident(t *testing.T) {
+	srv := rcaServer(t, true, "")
+	out, stderr, err := runVigil(t, "", "explain", "--incident", "inc-7", "--url", srv.URL)
+	if err != nil {
+		t.Fatalf("%v (stderr %q)", err, stderr)
+	}
+	for _, want := range []string{"Incident inc-7: catalog slow (catalog, redis)", "Redis filled its memory first [E1].",
+		"[E1] memory 380MB against 100MB", "confidence 71%", "First check: check redis maxmemory and eviction"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	out, _, err = runVigil(t, "", "explain", "--incident", "inc-7", "--url", rcaServer(t, false, "").URL)
+	if err != nil || !strings.Contains(out, "Not diagnosed (yet)") {
+		t.Errorf("undiagnosed: %v\n%s", err, out)
+	}
+	if _, _, err := runVigil(t, "", "explain", "--incident", "nope", "--url", srv.URL); err == nil || !strings.Contains(err.Error(), "incident nope not found") {
+		t.Errorf("unknown incident: %v", err)
+	}
+	if _, _, err := runVigil(t, "", "explain", "--incident", "inc-7", "--line", "x"); err == nil {
+		t.Error("--incident with --line accepted")
+	}
+}

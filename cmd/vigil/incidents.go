@@ -2,13 +2,10 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -20,25 +17,11 @@ import (
 
 func init() { extraCommands = append(extraCommands, newIncidentsCmd) }
 
-// incidentsClientTimeout bounds one request to the API.
-const incidentsClientTimeout = 30 * time.Second
-
-// incidentsMaxBody bounds what is read from the API.
-const incidentsMaxBody = 64 << 20
-
-// incidentsClient talks to a running vigil serve.
-type incidentsClient struct {
-	base  string
-	token string
-	http  *http.Client
-}
-
 // newIncidentsCmd returns `vigil incidents`: list, show, acknowledge and
 // resolve the incidents of a running vigil serve over its API.
 func newIncidentsCmd() *cobra.Command {
 	var (
-		apiURL, token, tokenFile string
-		asJSON                   bool
+		asJSON bool
 	)
 	c := &cobra.Command{
 		Use:   "incidents",
@@ -49,30 +32,8 @@ The token comes from --token, --token-file or the VIGIL_TOKEN environment
 variable; reads need a viewer token (or none when the server grants the
 anonymous viewer role, as with --demo), ack and resolve an operator token.`,
 	}
-	pf := c.PersistentFlags()
-	pf.StringVar(&apiURL, "url", "http://127.0.0.1:9380", "base URL of the Vigil API")
-	pf.StringVar(&token, "token", "", "API token (default: $VIGIL_TOKEN)")
-	pf.StringVar(&tokenFile, "token-file", "", "file holding the API token, e.g. DATA_DIR/admin.token")
-	pf.BoolVar(&asJSON, "json", false, "print the API's JSON instead of a table")
-
-	client := func(cmd *cobra.Command) (*incidentsClient, error) {
-		u, err := url.Parse(apiURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, usageError{fmt.Errorf("%s: --url %q is not an http(s) URL (see %s --help)", cmd.CommandPath(), apiURL, cmd.CommandPath())}
-		}
-		tok := token
-		if tok == "" && tokenFile != "" {
-			b, err := os.ReadFile(tokenFile)
-			if err != nil {
-				return nil, fmt.Errorf("read token file: %w", err)
-			}
-			tok = strings.TrimSpace(string(b))
-		}
-		if tok == "" {
-			tok = os.Getenv("VIGIL_TOKEN")
-		}
-		return &incidentsClient{base: strings.TrimRight(apiURL, "/"), token: tok, http: &http.Client{Timeout: incidentsClientTimeout}}, nil
-	}
+	client := apiClientFlags(c)
+	c.PersistentFlags().BoolVar(&asJSON, "json", false, "print the API's JSON instead of a table")
 
 	var status, service string
 	var limit int
@@ -101,7 +62,7 @@ anonymous viewer role, as with --demo), ack and resolve an operator token.`,
 			if limit > 0 {
 				q.Set("limit", fmt.Sprint(limit))
 			}
-			body, err := cl.do(cmdContext(cmd), "GET", "/api/v1/incidents?"+q.Encode())
+			body, err := cl.do(cmdContext(cmd), "GET", "/api/v1/incidents?"+q.Encode(), nil)
 			if err != nil {
 				return fmt.Errorf("list incidents: %w", err)
 			}
@@ -137,11 +98,11 @@ anonymous viewer role, as with --demo), ack and resolve an operator token.`,
 				return err
 			}
 			id := url.PathEscape(a[0])
-			incBody, err := cl.do(cmdContext(cmd), "GET", "/api/v1/incidents/"+id)
+			incBody, err := cl.do(cmdContext(cmd), "GET", "/api/v1/incidents/"+id, nil)
 			if err != nil {
 				return fmt.Errorf("show incident: %w", err)
 			}
-			tlBody, err := cl.do(cmdContext(cmd), "GET", "/api/v1/incidents/"+id+"/timeline")
+			tlBody, err := cl.do(cmdContext(cmd), "GET", "/api/v1/incidents/"+id+"/timeline", nil)
 			if err != nil {
 				return fmt.Errorf("show incident timeline: %w", err)
 			}
@@ -186,7 +147,7 @@ anonymous viewer role, as with --demo), ack and resolve an operator token.`,
 					return err
 				}
 				b, _ := json.Marshal(map[string]string{"text": text})
-				body, err := cl.post(cmdContext(cmd), "/api/v1/incidents/"+url.PathEscape(a[0])+"/"+path, b)
+				body, err := cl.do(cmdContext(cmd), "POST", "/api/v1/incidents/"+url.PathEscape(a[0])+"/"+path, b)
 				if err != nil {
 					return fmt.Errorf("%s incident: %w", verb, err)
 				}
@@ -210,63 +171,6 @@ anonymous viewer role, as with --demo), ack and resolve an operator token.`,
 		transition("ack", "ack", "Acknowledge an incident (operator token)"),
 		transition("resolve", "resolve", "Resolve an incident (operator token)"))
 	return c
-}
-
-func cmdContext(cmd *cobra.Command) context.Context {
-	if ctx := cmd.Context(); ctx != nil {
-		return ctx
-	}
-	return context.Background()
-}
-
-func (c *incidentsClient) do(ctx context.Context, method, path string) ([]byte, error) {
-	return c.request(ctx, method, path, nil)
-}
-
-func (c *incidentsClient) post(ctx context.Context, path string, body []byte) ([]byte, error) {
-	return c.request(ctx, "POST", path, body)
-}
-
-func (c *incidentsClient) request(ctx context.Context, method, path string, body []byte) ([]byte, error) {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
-	if err != nil {
-		return nil, err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, incidentsMaxBody))
-	if err != nil {
-		return nil, fmt.Errorf("read answer: %w", err)
-	}
-	if resp.StatusCode/100 != 2 {
-		var apiErr struct {
-			Error struct {
-				Message string `json:"message"`
-			} `json:"error"`
-		}
-		msg := strings.TrimSpace(string(b))
-		if json.Unmarshal(b, &apiErr) == nil && apiErr.Error.Message != "" {
-			msg = apiErr.Error.Message
-		}
-		if len(msg) > 500 {
-			msg = msg[:500] + "…"
-		}
-		return nil, fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, msg)
-	}
-	return b, nil
 }
 
 func writeRaw(w io.Writer, b []byte) error {

@@ -162,7 +162,7 @@ func TestRCAReportErrors(t *testing.T) {
 	}{
 		{"not found", []string{"inc-404", "--url", srv.URL, "--token", "good"}, "incident inc-404 not found", false},
 		{"refused", []string{"inc-7", "--url", dead}, "is vigil serve running at " + dead + "?", false},
-		{"bad token", []string{"inc-7", "--url", srv.URL, "--token", "bad"}, "401: invalid token (pass a viewer token", false},
+		{"bad token", []string{"inc-7", "--url", srv.URL, "--token", "bad"}, "401 Unauthorized: invalid token (pass a token with the right role", false},
 		{"bad url", []string{"inc-7", "--url", "ftp://x"}, `--url "ftp://x" is not an http(s) URL`, true},
 		{"both tokens", []string{"inc-7", "--url", srv.URL, "--token", "a", "--token-file", "b"}, "exclude each other", true},
 		{"missing token file", []string{"inc-7", "--url", srv.URL, "--token-file", filepath.Join(t.TempDir(), "none")}, "read token file", false},

@@ -1,15 +1,11 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
-	"os"
 	"sort"
 	"strings"
 	"time"
@@ -266,92 +262,6 @@ func runbookWriteJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-// runbookAPI is the little client of the act routes that `vigil runbook
-// killswitch|approvals|approve|reject` use against a running vigil serve.
-type runbookAPI struct {
-	base, token string
-	http        *http.Client
-}
-
-// runbookAPIFlags adds --url, --token and --token-file to c and returns a
-// constructor of the client.
-func runbookAPIFlags(c *cobra.Command) func(cmd *cobra.Command) (*runbookAPI, error) {
-	var apiURL, token, tokenFile string
-	f := c.PersistentFlags()
-	f.StringVar(&apiURL, "url", "http://127.0.0.1:9380", "base URL of the Vigil API")
-	f.StringVar(&token, "token", "", "API token (default: $VIGIL_TOKEN)")
-	f.StringVar(&tokenFile, "token-file", "", "file holding the API token")
-	return func(cmd *cobra.Command) (*runbookAPI, error) {
-		u, err := url.Parse(apiURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, usageError{fmt.Errorf("%s: --url %q is not an http(s) URL", cmd.CommandPath(), apiURL)}
-		}
-		tok := token
-		if tok == "" && tokenFile != "" {
-			b, err := os.ReadFile(tokenFile)
-			if err != nil {
-				return nil, fmt.Errorf("read token file: %w", err)
-			}
-			tok = strings.TrimSpace(string(b))
-		}
-		if tok == "" {
-			tok = os.Getenv("VIGIL_TOKEN")
-		}
-		return &runbookAPI{base: strings.TrimRight(apiURL, "/"), token: tok, http: &http.Client{Timeout: 30 * time.Second}}, nil
-	}
-}
-
-// do sends a request and returns the body of a 2xx answer, or an error
-// carrying the API's message.
-func (c *runbookAPI) do(ctx context.Context, method, path string, body any) ([]byte, error) {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return nil, err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
-	if err != nil {
-		return nil, err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode/100 != 2 {
-		var e struct {
-			Error struct {
-				Message string `json:"message"`
-			} `json:"error"`
-		}
-		if json.Unmarshal(b, &e) == nil && e.Error.Message != "" {
-			return nil, fmt.Errorf("%s %s: %d: %s", method, path, resp.StatusCode, e.Error.Message)
-		}
-		return nil, fmt.Errorf("%s %s: %d", method, path, resp.StatusCode)
-	}
-	return b, nil
-}
-
-func runbookCtx(cmd *cobra.Command) context.Context {
-	if ctx := cmd.Context(); ctx != nil {
-		return ctx
-	}
-	return context.Background()
-}
-
 // newRunbookKillCmd returns `vigil runbook killswitch [status|engage|release]`.
 func newRunbookKillCmd() *cobra.Command {
 	var reason string
@@ -364,7 +274,7 @@ released. Engaging and releasing need an admin token. The kill switch can
 also be engaged at start with the act.kill_switch configuration key.`,
 		Args: args(cobra.MaximumNArgs(1)),
 	}
-	client := runbookAPIFlags(c)
+	client := apiClientFlags(c)
 	c.Flags().StringVar(&reason, "reason", "", "why (recorded in the audit trail)")
 	c.RunE = func(cmd *cobra.Command, a []string) error {
 		verb := "status"
@@ -378,9 +288,9 @@ also be engaged at start with the act.kill_switch configuration key.`,
 		var body []byte
 		switch verb {
 		case "status":
-			body, err = cl.do(runbookCtx(cmd), "GET", "/api/v1/killswitch", nil)
+			body, err = cl.do(cmdContext(cmd), "GET", "/api/v1/killswitch", nil)
 		case "engage", "release":
-			body, err = cl.do(runbookCtx(cmd), "POST", "/api/v1/killswitch", map[string]any{"engaged": verb == "engage", "reason": reason})
+			body, err = cl.send(cmdContext(cmd), "POST", "/api/v1/killswitch", map[string]any{"engaged": verb == "engage", "reason": reason})
 		default:
 			return usageError{fmt.Errorf("%s: %q is not status, engage or release", cmd.CommandPath(), verb)}
 		}
@@ -417,7 +327,7 @@ high-risk request cannot approve it. An approved runbook runs at once,
 through the guards, and is verified and audited.`,
 		Args: args(cobra.RangeArgs(0, 2)),
 	}
-	client := runbookAPIFlags(c)
+	client := apiClientFlags(c)
 	c.Flags().StringVar(&comment, "comment", "", "comment recorded with the decision")
 	c.Flags().StringVar(&status, "status", "pending", "list only requests in this state (pending, approved, rejected, expired, or all)")
 	c.RunE = func(cmd *cobra.Command, a []string) error {
@@ -439,7 +349,7 @@ through the guards, and is verified and audited.`,
 			if status != "all" {
 				q = "?status=" + url.QueryEscape(status)
 			}
-			body, err := cl.do(runbookCtx(cmd), "GET", "/api/v1/approvals"+q, nil)
+			body, err := cl.do(cmdContext(cmd), "GET", "/api/v1/approvals"+q, nil)
 			if err != nil {
 				return fmt.Errorf("list approvals: %w", err)
 			}
@@ -466,7 +376,7 @@ through the guards, and is verified and audited.`,
 			if len(a) != 2 {
 				return usageError{fmt.Errorf("%s: %s needs an approval ID", cmd.CommandPath(), verb)}
 			}
-			body, err := cl.do(runbookCtx(cmd), "POST", "/api/v1/approvals/"+url.PathEscape(a[1])+"/"+verb, map[string]string{"comment": comment})
+			body, err := cl.send(cmdContext(cmd), "POST", "/api/v1/approvals/"+url.PathEscape(a[1])+"/"+verb, map[string]string{"comment": comment})
 			if err != nil {
 				return fmt.Errorf("%s: %w", verb, err)
 			}
