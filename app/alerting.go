@@ -294,20 +294,7 @@ func (al *alerting) closeChanges() {
 
 // every runs fn every interval until ctx is done.
 func (al *alerting) every(ctx context.Context, interval time.Duration, fn func()) {
-	al.wg.Add(1)
-	go func() {
-		defer al.wg.Done()
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				fn()
-			}
-		}
-	}()
+	runEvery(ctx, &al.wg, interval, fn)
 }
 
 // alertClock is the time the dispatcher and silences judge alerts by: the

@@ -330,10 +330,16 @@ func (a *App) onStop(name string, fn func(ctx context.Context) error) {
 
 // loop runs fn every interval until ctx is done.
 func (a *App) loop(name string, every time.Duration, fn func(), ctx context.Context) {
-	a.wg.Add(1)
+	runEvery(ctx, &a.wg, every, fn)
+}
+
+// runEvery runs fn every interval in a goroutine counted by wg until ctx
+// is done.
+func runEvery(ctx context.Context, wg *sync.WaitGroup, interval time.Duration, fn func()) {
+	wg.Add(1)
 	go func() {
-		defer a.wg.Done()
-		t := time.NewTicker(every)
+		defer wg.Done()
+		t := time.NewTicker(interval)
 		defer t.Stop()
 		for {
 			select {

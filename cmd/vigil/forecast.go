@@ -1,12 +1,10 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -26,14 +24,8 @@ func init() { extraCommands = append(extraCommands, newForecastCmd) }
 const maxForecastSeries = 20
 
 type forecastFlags struct {
-	prom, query, token  string
-	horizon, rng, step  string
-	png                 string
-	pngWidth, pngHeight int
-	width               int
-	quantiles           string
-	asJSON              bool
-	timeout             time.Duration
+	seriesFlags
+	horizon, quantiles string
 }
 
 // newForecastCmd returns `vigil forecast`.
@@ -62,19 +54,10 @@ Durations take Prometheus units (30s, 15m, 1h, 14d, 2w).`,
 		},
 	}
 	fl := c.Flags()
-	fl.StringVar(&f.prom, "prometheus", "", "Prometheus base URL, e.g. http://localhost:9090")
-	fl.StringVar(&f.query, "query", "", "PromQL expression whose history to forecast")
-	fl.StringVar(&f.token, "bearer-token-file", "", "file holding a bearer token for Prometheus")
+	f.add(fl, "whose history to forecast")
 	fl.StringVar(&f.horizon, "horizon", "15m", "how far ahead to forecast")
-	fl.StringVar(&f.rng, "range", "14d", "how much Prometheus history to read")
-	fl.StringVar(&f.step, "step", "1m", "Prometheus query resolution")
-	fl.StringVar(&f.png, "png", "", "also write a PNG chart to this file")
-	fl.IntVar(&f.pngWidth, "png-width", 1000, "PNG width in pixels")
-	fl.IntVar(&f.pngHeight, "png-height", 400, "PNG height in pixels")
-	fl.IntVar(&f.width, "width", 80, "terminal chart width in characters")
 	fl.StringVar(&f.quantiles, "quantiles", "0.1,0.5,0.9", "comma-separated quantiles in (0,1) to report; the band spans the lowest to the highest")
 	fl.BoolVar(&f.asJSON, "json", false, "print JSON instead of a chart")
-	fl.DurationVar(&f.timeout, "timeout", 2*time.Minute, "give up on Prometheus after this long")
 	return c
 }
 
@@ -107,21 +90,12 @@ func parseQuantiles(s string) ([]float64, error) {
 	return qs, nil
 }
 
-type namedHistory struct {
-	name   string
-	points []telemetry.Point
-}
-
 func runForecast(cmd *cobra.Command, a []string, f forecastFlags) error {
 	usage := func(err error) error {
 		return usageError{fmt.Errorf("%s: %w (see %s --help)", cmd.CommandPath(), err, cmd.CommandPath())}
 	}
-	fromFile := len(a) == 1
-	switch {
-	case fromFile && (f.prom != "" || f.query != ""):
-		return usage(fmt.Errorf("give a CSV file or --prometheus with --query, not both"))
-	case !fromFile && (f.prom == "" || f.query == ""):
-		return usage(fmt.Errorf("give a CSV file, or --prometheus URL and --query Q"))
+	if err := f.check(a); err != nil {
+		return usage(err)
 	}
 	horizon, err := parseDur("horizon", f.horizon)
 	if err != nil {
@@ -131,65 +105,10 @@ func runForecast(cmd *cobra.Command, a []string, f forecastFlags) error {
 	if err != nil {
 		return usage(err)
 	}
-	if f.png != "" && (f.pngWidth < chart.MinPNGSize || f.pngWidth > chart.MaxPNGSize ||
-		f.pngHeight < chart.MinPNGSize || f.pngHeight > chart.MaxPNGSize) {
-		return usage(fmt.Errorf("--png-width and --png-height must be %d..%d", chart.MinPNGSize, chart.MaxPNGSize))
-	}
-	ctx := cmd.Context()
-	if ctx == nil {
-		ctx = context.Background()
-	}
-
-	var hs []namedHistory
-	if fromFile {
-		fh, err := os.Open(a[0])
-		if err != nil {
-			return fmt.Errorf("forecast: %w", err)
-		}
-		pts, err := forecast.ReadCSV(fh, 0)
-		fh.Close()
-		if err != nil {
-			return fmt.Errorf("forecast: read %s: %w", a[0], err)
-		}
-		hs = append(hs, namedHistory{name: a[0], points: pts})
-	} else {
-		rng, err := parseDur("range", f.rng)
-		if err != nil {
-			return usage(err)
-		}
-		step, err := parseDur("step", f.step)
-		if err != nil {
-			return usage(err)
-		}
-		if rng/step > 1_000_000 {
-			return usage(fmt.Errorf("--range %s at --step %s is over a million points", f.rng, f.step))
-		}
-		pc := &forecast.PromClient{URL: f.prom}
-		if f.token != "" {
-			b, err := os.ReadFile(f.token)
-			if err != nil {
-				return fmt.Errorf("forecast: bearer token: %w", err)
-			}
-			pc.BearerToken = strings.TrimSpace(string(b))
-		}
-		qctx, cancel := context.WithTimeout(ctx, f.timeout)
-		defer cancel()
-		// Evaluation time is the command's own now: this is the edge of
-		// the program, where reading the clock belongs.
-		end := time.Now().UTC().Truncate(step)
-		ss, err := pc.QueryRange(qctx, f.query, end.Add(-rng), end, step)
-		if err != nil {
-			return fmt.Errorf("forecast: %s: %w", f.prom, err)
-		}
-		if len(ss) == 0 {
-			return fmt.Errorf("forecast: query %q returned no series", f.query)
-		}
-		if len(ss) > maxForecastSeries {
-			return fmt.Errorf("forecast: query %q returned %d series, at most %d: aggregate it (sum by ...) or add label matchers", f.query, len(ss), maxForecastSeries)
-		}
-		for _, s := range ss {
-			hs = append(hs, namedHistory{name: s.Labels.String(), points: s.Points})
-		}
+	ctx := cmdContext(cmd)
+	hs, err := f.load(ctx, cmd, "forecast", a, maxForecastSeries)
+	if err != nil {
+		return err
 	}
 
 	opts := forecast.DefaultOptions()
@@ -209,11 +128,7 @@ func runForecast(cmd *cobra.Command, a []string, f forecastFlags) error {
 		r := forecastResult{name: h.name, history: h.points, model: m, fc: fc, qs: qs}
 		results = append(results, r)
 		if f.png != "" {
-			path := f.png
-			if len(hs) > 1 {
-				path = numbered(f.png, i)
-			}
-			if err := writeForecastPNG(path, r, f.pngWidth, f.pngHeight); err != nil {
+			if err := writePNG(f.pngPath(i, len(hs)), r.chartOf(), f.pngWidth, f.pngHeight); err != nil {
 				return fmt.Errorf("forecast: %w", err)
 			}
 		}
@@ -227,14 +142,6 @@ func runForecast(cmd *cobra.Command, a []string, f forecastFlags) error {
 		}
 	}
 	return nil
-}
-
-// numbered inserts -i before a path's extension: chart.png -> chart-1.png.
-func numbered(path string, i int) string {
-	if dot := strings.LastIndex(path, "."); dot > strings.LastIndex(path, "/") {
-		return fmt.Sprintf("%s-%d%s", path[:dot], i, path[dot:])
-	}
-	return fmt.Sprintf("%s-%d", path, i)
 }
 
 type forecastResult struct {
@@ -279,21 +186,6 @@ func minMax(qs []float64) (float64, float64) {
 		lo, hi = min(lo, q), max(hi, q)
 	}
 	return lo, hi
-}
-
-func writeForecastPNG(path string, r forecastResult, w, h int) error {
-	fh, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("png: %w", err)
-	}
-	if err := chart.PNG(fh, r.chartOf(), w, h); err != nil {
-		fh.Close()
-		return fmt.Errorf("png %s: %w", path, err)
-	}
-	if err := fh.Close(); err != nil {
-		return fmt.Errorf("png %s: %w", path, err)
-	}
-	return nil
 }
 
 func writeForecastText(w io.Writer, r forecastResult, width int) error {

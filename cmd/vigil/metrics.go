@@ -1,20 +1,18 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/vigilops/vigil/detect"
-	"github.com/vigilops/vigil/forecast"
 	"github.com/vigilops/vigil/internal/chart"
 	"github.com/vigilops/vigil/telemetry"
 )
@@ -44,15 +42,9 @@ func newMetricsCmd() *cobra.Command {
 }
 
 type metricsDetectFlags struct {
-	prom, query, token  string
-	rng, step           string
-	png                 string
-	pngWidth, pngHeight int
-	width               int
-	forDur              time.Duration
-	threshold           float64
-	asJSON              bool
-	timeout             time.Duration
+	seriesFlags
+	forDur    time.Duration
+	threshold float64
 }
 
 // newMetricsDetectCmd returns `vigil metrics detect`.
@@ -88,88 +80,44 @@ Durations take Prometheus units (30s, 15m, 1h, 14d, 2w).`,
 		},
 	}
 	fl := c.Flags()
-	fl.StringVar(&f.prom, "prometheus", "", "Prometheus base URL, e.g. http://localhost:9090")
-	fl.StringVar(&f.query, "query", "", "PromQL expression whose series to judge")
-	fl.StringVar(&f.token, "bearer-token-file", "", "file holding a bearer token for Prometheus")
-	fl.StringVar(&f.rng, "range", "14d", "how much Prometheus history to read")
-	fl.StringVar(&f.step, "step", "1m", "Prometheus query resolution")
-	fl.StringVar(&f.png, "png", "", "also write a PNG chart to this file")
-	fl.IntVar(&f.pngWidth, "png-width", 1000, "PNG width in pixels")
-	fl.IntVar(&f.pngHeight, "png-height", 400, "PNG height in pixels")
-	fl.IntVar(&f.width, "width", 80, "terminal chart width in characters")
+	f.add(fl, "whose series to judge")
 	fl.DurationVar(&f.forDur, "for", def.For, "how long a series must stay anomalous before an anomaly is raised")
 	fl.Float64Var(&f.threshold, "threshold", def.Threshold, "likelihood in [0,1] at or above which a point counts as anomalous")
 	fl.BoolVar(&f.asJSON, "json", false, "print JSON instead of charts")
-	fl.DurationVar(&f.timeout, "timeout", 2*time.Minute, "give up on Prometheus after this long")
 	return c
-}
-
-// detectInput is one series to judge.
-type detectInput struct {
-	name            string // shown in titles and JSON labels
-	service, metric string // for the detector's explanations
-	points          []telemetry.Point
 }
 
 func runMetricsDetect(cmd *cobra.Command, a []string, f metricsDetectFlags) error {
 	usage := func(err error) error {
 		return usageError{fmt.Errorf("%s: %w (see %s --help)", cmd.CommandPath(), err, cmd.CommandPath())}
 	}
-	fromFile := len(a) == 1
+	if err := f.check(a); err != nil {
+		return usage(err)
+	}
 	switch {
-	case fromFile && (f.prom != "" || f.query != ""):
-		return usage(fmt.Errorf("give a CSV file or --prometheus with --query, not both"))
-	case !fromFile && (f.prom == "" || f.query == ""):
-		return usage(fmt.Errorf("give a CSV file, or --prometheus URL and --query Q"))
 	case f.forDur < 0:
 		return usage(fmt.Errorf("--for %v must not be negative", f.forDur))
 	case !(f.threshold >= 0 && f.threshold <= 1):
 		return usage(fmt.Errorf("--threshold %v is outside [0,1]", f.threshold))
-	case f.png != "" && (f.pngWidth < chart.MinPNGSize || f.pngWidth > chart.MaxPNGSize ||
-		f.pngHeight < chart.MinPNGSize || f.pngHeight > chart.MaxPNGSize):
-		return usage(fmt.Errorf("--png-width and --png-height must be %d..%d", chart.MinPNGSize, chart.MaxPNGSize))
 	}
-	ctx := cmd.Context()
-	if ctx == nil {
-		ctx = context.Background()
+	ins, err := f.load(cmdContext(cmd), cmd, "metrics detect", a, maxDetectSeries)
+	if err != nil {
+		return err
 	}
-	var ins []detectInput
-	if fromFile {
-		in, err := readDetectCSV(a[0])
-		if err != nil {
-			return err
-		}
-		ins = append(ins, in)
-	} else {
-		rng, err := parseDur("range", f.rng)
-		if err != nil {
-			return usage(err)
-		}
-		step, err := parseDur("step", f.step)
-		if err != nil {
-			return usage(err)
-		}
-		if rng/step > 1_000_000 {
-			return usage(fmt.Errorf("--range %s at --step %s is over a million points", f.rng, f.step))
-		}
-		if ins, err = queryDetectSeries(ctx, f, rng, step); err != nil {
-			return err
-		}
+	ins = slices.DeleteFunc(ins, func(in inputSeries) bool { return len(in.points) == 0 })
+	if len(ins) == 0 {
+		return fmt.Errorf("metrics detect: query %q returned series without points", f.query)
 	}
 
 	results := make([]detectResult, 0, len(ins))
 	for i, in := range ins {
 		o := detect.DefaultSeriesOptions()
-		o.Service, o.Metric = in.service, in.metric
+		o.Service, o.Metric = seriesIdentity(in, f.query)
 		o.For, o.Threshold = f.forDur, f.threshold
 		r := runSeriesDetector(in, o)
 		results = append(results, r)
 		if f.png != "" {
-			path := f.png
-			if len(ins) > 1 {
-				path = numbered(f.png, i)
-			}
-			if err := writeDetectPNG(path, r, f.pngWidth, f.pngHeight); err != nil {
+			if err := writePNG(f.pngPath(i, len(ins)), r.chartOf(), f.pngWidth, f.pngHeight); err != nil {
 				return fmt.Errorf("metrics detect: %w", err)
 			}
 		}
@@ -186,70 +134,22 @@ func runMetricsDetect(cmd *cobra.Command, a []string, f metricsDetectFlags) erro
 	return nil
 }
 
-// readDetectCSV reads one NAB-style series; the metric is named after the
-// file.
-func readDetectCSV(path string) (detectInput, error) {
-	fh, err := os.Open(path)
-	if err != nil {
-		return detectInput{}, fmt.Errorf("metrics detect: %w", err)
+// seriesIdentity names the service and metric a series is about, for the
+// detector's explanations: its service (or job) and metric name labels, the
+// query when it has no name, or the file's name for a CSV file.
+func seriesIdentity(in inputSeries, query string) (service, metric string) {
+	if len(in.labels) == 0 && query == "" {
+		return "", strings.TrimSuffix(filepath.Base(in.name), filepath.Ext(in.name))
 	}
-	defer fh.Close()
-	pts, err := forecast.ReadCSV(fh, 0)
-	if err != nil {
-		return detectInput{}, fmt.Errorf("metrics detect: read %s: %w", path, err)
+	service = in.labels.Get("service")
+	if service == "" {
+		service = in.labels.Get("job")
 	}
-	base := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
-	return detectInput{name: path, metric: base, points: pts}, nil
-}
-
-// queryDetectSeries reads the query's series from Prometheus.
-func queryDetectSeries(ctx context.Context, f metricsDetectFlags, rng, step time.Duration) ([]detectInput, error) {
-	pc := &forecast.PromClient{URL: f.prom}
-	if f.token != "" {
-		b, err := os.ReadFile(f.token)
-		if err != nil {
-			return nil, fmt.Errorf("metrics detect: bearer token: %w", err)
-		}
-		pc.BearerToken = strings.TrimSpace(string(b))
+	metric = in.labels.Get(telemetry.MetricNameLabel)
+	if metric == "" {
+		metric = query
 	}
-	qctx, cancel := context.WithTimeout(ctx, f.timeout)
-	defer cancel()
-	// Evaluation ends at the command's own now: this is the edge of the
-	// program, where reading the clock belongs.
-	end := time.Now().UTC().Truncate(step)
-	ss, err := pc.QueryRange(qctx, f.query, end.Add(-rng), end, step)
-	if err != nil {
-		return nil, fmt.Errorf("metrics detect: %s: %w", f.prom, err)
-	}
-	if len(ss) == 0 {
-		return nil, fmt.Errorf("metrics detect: query %q returned no series", f.query)
-	}
-	if len(ss) > maxDetectSeries {
-		return nil, fmt.Errorf("metrics detect: query %q returned %d series, at most %d: aggregate it (sum by ...) or add label matchers", f.query, len(ss), maxDetectSeries)
-	}
-	ins := make([]detectInput, 0, len(ss))
-	for _, s := range ss {
-		if len(s.Points) == 0 {
-			continue
-		}
-		svc := s.Labels.Get("service")
-		if svc == "" {
-			svc = s.Labels.Get("job")
-		}
-		metric := s.MetricName()
-		if metric == "" {
-			metric = f.query
-		}
-		name := s.Labels.String()
-		if len(s.Labels) == 0 {
-			name = f.query
-		}
-		ins = append(ins, detectInput{name: name, service: svc, metric: metric, points: s.Points})
-	}
-	if len(ins) == 0 {
-		return nil, fmt.Errorf("metrics detect: query %q returned series without points", f.query)
-	}
-	return ins, nil
+	return service, metric
 }
 
 // detectResult is one series judged: its points with the detector's
@@ -270,7 +170,7 @@ type detectPoint struct {
 }
 
 // runSeriesDetector feeds the series to a fresh detector in time order.
-func runSeriesDetector(in detectInput, o detect.SeriesOptions) detectResult {
+func runSeriesDetector(in inputSeries, o detect.SeriesOptions) detectResult {
 	d := detect.NewSeriesDetector(o)
 	r := detectResult{name: in.name, points: make([]detectPoint, 0, len(in.points))}
 	var last detect.SeriesScore
@@ -334,21 +234,6 @@ func (r detectResult) chartOf() chart.Chart {
 		c.Marks = append(c.Marks, a.Start)
 	}
 	return c
-}
-
-func writeDetectPNG(path string, r detectResult, w, h int) error {
-	fh, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("png: %w", err)
-	}
-	if err := chart.PNG(fh, r.chartOf(), w, h); err != nil {
-		fh.Close()
-		return fmt.Errorf("png %s: %w", path, err)
-	}
-	if err := fh.Close(); err != nil {
-		return fmt.Errorf("png %s: %w", path, err)
-	}
-	return nil
 }
 
 const detectTimeLayout = "2006-01-02 15:04:05"
