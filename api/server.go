@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -60,6 +61,10 @@ type Server struct {
 	// bg counts background work (token touches) that uses the stores; Stop
 	// waits for it so the app can close the stores right after.
 	bg sync.WaitGroup
+
+	routesMtx sync.Mutex // protects routes
+	// routes lists what Handle and Mount registered, for Routes.
+	routes []Route
 }
 
 // New builds a Server with the built-in routes registered.
@@ -82,6 +87,7 @@ func New(o Options) (*Server, error) {
 	}
 	s.auth = newAuthenticator(o, m, s.touchToken)
 	s.registerBuiltins()
+	s.registerOpenAPI()
 	return s, nil
 }
 
@@ -107,6 +113,7 @@ func (s *Server) Handle(pattern string, min store.Role, h HandlerFunc) {
 		h:        h,
 		duration: s.metrics.duration.WithLabelValues(pattern),
 	})
+	s.addRoute(Route{Pattern: pattern, Role: min})
 }
 
 // Mount registers a telemetry receiver's handler (Alertmanager API, remote
@@ -126,6 +133,35 @@ func (s *Server) Mount(pattern string, h http.Handler) {
 		duration: s.metrics.duration.WithLabelValues(pattern),
 		receiver: true,
 	})
+	s.addRoute(Route{Pattern: pattern, Receiver: true})
+}
+
+// Route describes one registered route, as Routes lists it.
+type Route struct {
+	// Pattern is the ServeMux pattern it was registered with, such as
+	// "GET /api/v1/incidents/{id}".
+	Pattern string
+	// Role is the least role a caller needs; "" means public (no auth).
+	Role store.Role
+	// Receiver is true for a route registered with Mount: a telemetry
+	// receiver that follows its protocol's own auth, so Role says nothing.
+	Receiver bool
+}
+
+func (s *Server) addRoute(rt Route) {
+	s.routesMtx.Lock()
+	s.routes = append(s.routes, rt)
+	s.routesMtx.Unlock()
+}
+
+// Routes returns the routes registered so far, sorted by pattern. It lets
+// the API document (and its tests) be checked against what is served.
+func (s *Server) Routes() []Route {
+	s.routesMtx.Lock()
+	out := slices.Clone(s.routes)
+	s.routesMtx.Unlock()
+	slices.SortFunc(out, func(a, b Route) int { return strings.Compare(a.Pattern, b.Pattern) })
+	return out
 }
 
 // checkRoute enforces that mutating routes need operator or admin.
