@@ -149,8 +149,17 @@ type SeriesDetector struct {
 	// quantum is the core's resolution as of the previous point, and
 	// epQuantum the one when the current episode began.
 	quantum, epQuantum float64
-	warnedShort        bool
-	warnedDrift        bool
+	// Past excursions, for the paging gate (see news): epSur is
+	// the current episode's highest paging surprise (nats); exPend the
+	// highest of the excursion that the last episodes belong to, which
+	// ended at exPendEnd, and exPaged whether one of them paged; exSur the
+	// largest of the unpaged excursions before it, as of exAt, halving
+	// every exHalfLife.
+	epSur, exPend, exSur float64
+	exPendEnd, exAt      time.Time
+	exPaged              bool
+	warnedShort          bool
+	warnedDrift          bool
 }
 
 // NewSeriesDetector returns a detector for one series. Invalid options are
@@ -281,13 +290,25 @@ func (d *SeriesDetector) Observe(t time.Time, v float64) SeriesScore {
 // persist turns a run of anomalous points lasting For into one Anomaly.
 func (d *SeriesDetector) persist(t time.Time, v float64, s *SeriesScore) {
 	if !s.Anomalous {
-		d.epStart, d.epReported, d.epPeak, d.epScore = time.Time{}, false, 0, 0
+		if !d.epStart.IsZero() {
+			if d.epReported {
+				d.exPaged = true
+			}
+			d.exPend, d.exPendEnd = max(d.exPend, d.epSur), t
+		}
+		d.epStart, d.epReported, d.epPeak, d.epScore, d.epSur = time.Time{}, false, 0, 0, 0
 		return
 	}
 	// rel is the change as a share of the usual level.
 	rel := math.Abs(v-s.Expected) / (math.Abs(s.Expected) + 1e-9)
 	up := v > s.Expected
 	if d.epStart.IsZero() {
+		if d.exPend > 0 && t.Sub(d.exPendEnd) > d.opts.For {
+			if !d.exPaged {
+				d.exSur, d.exAt = max(d.pastSur(t), d.exPend), t
+			}
+			d.exPend, d.exPaged = 0, false
+		}
 		d.epStart, d.epLow, d.epRel, d.epUp, d.epMixed = t, s.Likelihood, rel, up, false
 	}
 	if s.Likelihood >= d.epPeak {
@@ -296,6 +317,7 @@ func (d *SeriesDetector) persist(t time.Time, v float64, s *SeriesScore) {
 	d.epLow, d.epRel = min(d.epLow, s.Likelihood), min(d.epRel, rel)
 	d.epScore = max(d.epScore, d.rawScore)
 	d.epMixed = d.epMixed || up != d.epUp
+	d.epSur = max(d.epSur, mcSurprise(d.core.last.zOps))
 	// Evidence accumulates faster from a stronger deviation: an episode
 	// every point of which lies far beyond the bar (likelihood at least
 	// strongLikelihood, about 6 sigma against 4 for the bar) and away
@@ -310,15 +332,12 @@ func (d *SeriesDetector) persist(t time.Time, v float64, s *SeriesScore) {
 	if d.epLow >= strongLikelihood && d.epRel >= strongRel && !d.epMixed {
 		need /= 4
 	}
-	// The likelihood judges against a fixed bar; the score against the
-	// series' own recent surprises. An episode is reported only if the
-	// score also found it news during the episode. That is what keeps a
-	// series with a routine but irregular pattern (a cron job starting
-	// at odd hours) from paging every time. A rise in variance is let
-	// through without it: it breaks into several episodes, and the score
-	// has spent itself (and its hold-off) on the first of them.
-	if d.epReported || t.Sub(d.epStart) < need ||
-		(d.epScore < mcHoldAt && d.core.last.kind() != "variance_change") {
+	// The likelihood judges against a fixed bar; an episode is reported
+	// only if it is also news against the series' own history (see
+	// news). That is what keeps a series with a
+	// routine but irregular pattern (a cron job whose runs vary in length)
+	// from paging every time.
+	if d.epReported || t.Sub(d.epStart) < need || !d.news() {
 		return
 	}
 	d.epReported = true
@@ -352,6 +371,58 @@ func (d *SeriesDetector) persist(t time.Time, v float64, s *SeriesScore) {
 	}
 	a.Labels = telemetry.LabelsFromMap(lm)
 	s.Anomaly = &a
+}
+
+// scoreNews reports whether the score, which judges each point against
+// the series' recent surprises, found the episode news. A rise in variance
+// breaks into several episodes, and the score spends itself (and starts
+// its hold-off) on the first of them, often before that one lasts For: so
+// a variance change counts as news while the score is holding off after
+// a recent news point. It does not count without one: a variance change
+// that the score never found news is the routine kind (a nightly job
+// whose start makes the fast forecast's errors jump although the daily
+// model expects it).
+func (d *SeriesDetector) scoreNews() bool {
+	return d.epScore >= mcHoldAt || (d.core.last.kind() == "variance_change" && d.core.cool > 0)
+}
+
+// news reports whether the episode is news against the series' own
+// history, in two ways. The score, which judges each point against the
+// series' recent surprises, must have found it news (scoreNews). And it
+// must stand out from the series' past excursions that did not page
+// (excursion memory): the score forgets a surprise within a few hundred
+// points (a couple of hours at 30s steps), so that a series with bursts
+// every hour or two finds each burst news again, while this memory is
+// kept in time (exHalfLife). Episodes separated by less than For are one
+// excursion (a burst's start and end, the swings of a variance change),
+// judged against the excursions before it. The bar is the score's
+// (mcNews); the first excursion of a series is always news.
+func (d *SeriesDetector) news() bool {
+	past := d.pastSur(d.epStart)
+	return d.scoreNews() && (past <= 0 || mcNews(d.epSur/past))
+}
+
+// mcNews reports whether a ratio r of a new surprise to the usual largest
+// one is news: whether the score's likelihood 1-exp(-r²/2) reaches
+// mcHoldAt (r above about 1.18).
+func mcNews(r float64) bool {
+	return mcOneMinusExp(0.5*r*r) >= mcHoldAt
+}
+
+// exHalfLife is how long the memory of past excursions takes to halve:
+// a day, the detector's shortest season. A routine burst every few hours
+// meets its predecessors' surprise nearly undiminished, but a fault that
+// recurs a day later meets half of it (and one that paged is not
+// remembered at all: an incident is not the series' routine).
+const exHalfLife = 24 * time.Hour
+
+// pastSur is the largest surprise of past unpaged excursions, decayed
+// to t.
+func (d *SeriesDetector) pastSur(t time.Time) float64 {
+	if d.exSur == 0 {
+		return 0
+	}
+	return d.exSur * math.Exp2(-float64(t.Sub(d.exAt))/float64(exHalfLife))
 }
 
 // bandZ is how many of the seasonal band's deviations v lies from this
