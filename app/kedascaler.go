@@ -15,6 +15,7 @@ import (
 
 	"github.com/vigilops/vigil/config"
 	"github.com/vigilops/vigil/forecast"
+	"github.com/vigilops/vigil/ingest/promsource"
 	"github.com/vigilops/vigil/kedascaler"
 	"github.com/vigilops/vigil/metricstore"
 	"github.com/vigilops/vigil/telemetry"
@@ -109,7 +110,7 @@ func newKEDAScalerStage(d kedaScalerDeps) (*kedaScalerStage, error) {
 		if c.PrometheusURL == "" {
 			return nil, errors.New("kedascaler: history prometheus needs kedascaler.prometheus_url")
 		}
-		hist = kedascaler.PromHistory{Client: &forecast.PromClient{URL: c.PrometheusURL}}
+		hist = kedascaler.PromHistory{Client: &promsource.Client{URL: c.PrometheusURL}}
 	default:
 		return nil, fmt.Errorf("kedascaler: history %q is not one of store, prometheus", c.History)
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/prometheus/alertmanager/matcher/parse"
 	"github.com/prometheus/alertmanager/pkg/labels"
 
-	"github.com/vigilops/vigil/forecast"
+	"github.com/vigilops/vigil/ingest/promsource"
 	"github.com/vigilops/vigil/metricstore"
 	"github.com/vigilops/vigil/telemetry"
 )
@@ -30,7 +30,7 @@ const maxSelectorSeries = 1000
 // (aggregate it, e.g. sum(rate(...[1m]))), since one ScaledObject scales on
 // one number.
 type PromHistory struct {
-	Client *forecast.PromClient
+	Client *promsource.Client
 }
 
 var _ History = PromHistory{}

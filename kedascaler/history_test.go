@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vigilops/vigil/forecast"
+	"github.com/vigilops/vigil/ingest/promsource"
 	"github.com/vigilops/vigil/metricstore"
 	"github.com/vigilops/vigil/telemetry"
 )
@@ -107,7 +107,7 @@ func TestPromHistory(t *testing.T) {
 		fmt.Fprintf(w, `{"status":"success","data":{"resultType":"matrix","result":[%s]}}`, strings.Join(res, ","))
 	}))
 	defer srv.Close()
-	h := PromHistory{Client: &forecast.PromClient{URL: srv.URL}}
+	h := PromHistory{Client: &promsource.Client{URL: srv.URL}}
 	q := Query{Kind: QueryPromQL, Expr: "sum(rate(x[1m]))"}
 	pts, err := h.Range(context.Background(), q, t0, t0.Add(time.Minute), time.Minute)
 	if err != nil || len(pts) != 2 || pts[1].V != 6 {

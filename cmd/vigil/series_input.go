@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/vigilops/vigil/forecast"
+	"github.com/vigilops/vigil/ingest/promsource"
 	"github.com/vigilops/vigil/internal/chart"
 	"github.com/vigilops/vigil/telemetry"
 )
@@ -94,7 +95,7 @@ func (f *seriesFlags) load(ctx context.Context, cmd *cobra.Command, name string,
 	if rng/step > 1_000_000 {
 		return nil, usage(fmt.Errorf("--range %s at --step %s is over a million points", f.rng, f.step))
 	}
-	pc := &forecast.PromClient{URL: f.prom}
+	pc := &promsource.Client{URL: f.prom}
 	if f.token != "" {
 		b, err := os.ReadFile(f.token)
 		if err != nil {
