@@ -35,19 +35,30 @@ type NewPatternOptions struct {
 	MaxNovelty float64
 	// BurstLines and BurstWindow: a new template below WARN (INFO, DEBUG,
 	// unknown level) is reported only when it recurs BurstLines times
-	// within BurstWindow of its first line; a new WARN or worse reports
-	// on its first line.
+	// within BurstWindow of its first line.
 	BurstLines  int
 	BurstWindow time.Duration
+	// RecurLines: a new WARN or ERROR template is reported on its first
+	// line only in a service that has never logged a line at that level
+	// or above; elsewhere it must show RecurLines lines within BurstWindow
+	// of its first. A service that already fails a request now and then
+	// sheds rare error variants that each show once and not again for
+	// hours (a timeout here, a broken pipe there); one such line is that
+	// background, a recurrence within minutes is news. A FATAL template
+	// always reports on its first line. 1 reports every new WARN or worse
+	// at once.
+	RecurLines int
 }
 
 // DefaultNewPatternOptions returns a 1h / 200-line warm-up that also waits
 // for 2,000 lines without a new template, a 1h rarity window, 10,000
-// templates per service, a novelty ceiling of 1 in 2,000 lines, and INFO
-// templates reported when they recur 10 times in 10 minutes.
+// templates per service, a novelty ceiling of 1 in 2,000 lines, INFO
+// templates reported when they recur 10 times in 10 minutes, and WARN or
+// ERROR templates, in a service that logged such lines before, when they
+// recur at all (a second line) within those 10 minutes.
 func DefaultNewPatternOptions() NewPatternOptions {
 	return NewPatternOptions{WarmUp: time.Hour, WarmUpLines: 200, RecentWindow: time.Hour, MaxTemplates: 10000,
-		SaturationLines: 2000, MaxNovelty: 1.0 / 2000, BurstLines: 10, BurstWindow: 10 * time.Minute}
+		SaturationLines: 2000, MaxNovelty: 1.0 / 2000, BurstLines: 10, BurstWindow: 10 * time.Minute, RecurLines: 2}
 }
 
 func (o *NewPatternOptions) validate() {
@@ -76,12 +87,16 @@ func (o *NewPatternOptions) validate() {
 	if o.BurstWindow <= 0 {
 		o.BurstWindow = d.BurstWindow
 	}
+	if o.RecurLines <= 0 {
+		o.RecurLines = d.RecurLines
+	}
 }
 
 // NewPatternDetector reports a template the first time a warm service
-// shows it (TypeNewPattern). The score weighs the line's level (a new
-// ERROR template scores higher than a new INFO one) and rarity (how few
-// other new templates the service has shown in the recent window).
+// shows it (TypeNewPattern), once it has shown enough lines of it for its
+// level (see BurstLines and RecurLines). The score weighs the line's level
+// (a new ERROR template scores higher than a new INFO one) and rarity (how
+// few other new templates the service has shown in the recent window).
 //
 // A NewPatternDetector is not safe for concurrent use.
 type NewPatternDetector struct {
@@ -98,9 +113,11 @@ type npService struct {
 	lines   int
 	lastNew int // lines when the last new template appeared
 	warm    bool
-	known   map[string]npSeen // pattern → sightings
-	recent  []time.Time       // first sightings after warm-up within RecentWindow
-	pending map[string]*npPending
+	// maxLevel is the highest level of any line seen so far.
+	maxLevel telemetry.Level
+	known    map[string]npSeen // pattern → sightings
+	recent   []time.Time       // first sightings after warm-up within RecentWindow
+	pending  map[string]*npPending
 }
 
 // npSeen is how often a pattern was seen (saturating at 2) and when first.
@@ -109,10 +126,11 @@ type npSeen struct {
 	at time.Time
 }
 
-// npPending is a new low-level template waiting to show a burst.
+// npPending is a new template waiting to show a burst: need lines within
+// BurstWindow of its first.
 type npPending struct {
 	first   *telemetry.LogRecord
-	n       int
+	n, need int
 	novelty float64 // Good–Turing estimate at its first line
 	lines   int     // service lines at its first line
 }
@@ -192,6 +210,9 @@ func (s *npService) settled(id string) bool {
 // settled) without an exception type: all that is left is counting it.
 func (d *NewPatternDetector) observeSettled(s *npService, rec *telemetry.LogRecord) {
 	s.lines++
+	if rec.Level > s.maxLevel {
+		s.maxLevel = rec.Level
+	}
 	d.warmUp(s, rec)
 }
 
@@ -206,6 +227,11 @@ func (d *NewPatternDetector) warmUp(s *npService, rec *telemetry.LogRecord) {
 func (d *NewPatternDetector) observeIn(s *npService, rec *telemetry.LogRecord) []Anomaly {
 	s.lines++
 	d.warmUp(s, rec)
+	// Whether the service logged at this level or above before this line.
+	levelSeen := s.maxLevel >= rec.Level
+	if rec.Level > s.maxLevel {
+		s.maxLevel = rec.Level
+	}
 	if rec.TemplateID == "" {
 		return nil
 	}
@@ -227,7 +253,7 @@ func (d *NewPatternDetector) observeIn(s *npService, rec *telemetry.LogRecord) [
 				delete(s.pending, key)
 				return nil
 			}
-			if p.n++; p.n >= d.opts.BurstLines {
+			if p.n++; p.n >= p.need {
 				delete(s.pending, key)
 				return d.report(s, p.first, p.lines, p.novelty, p.n, rec.Time)
 			}
@@ -254,10 +280,17 @@ func (d *NewPatternDetector) observeIn(s *npService, rec *telemetry.LogRecord) [
 	if !s.warm || novelty > d.opts.MaxNovelty {
 		return nil
 	}
-	if rec.Level < telemetry.LevelWarn {
+	need := 1
+	switch {
+	case rec.Level < telemetry.LevelWarn:
+		need = d.opts.BurstLines
+	case rec.Level < telemetry.LevelFatal && levelSeen:
+		need = d.opts.RecurLines
+	}
+	if need > 1 {
 		if len(s.pending) < d.opts.MaxTemplates {
 			c := *rec
-			s.pending[key] = &npPending{first: &c, n: 1, novelty: novelty, lines: s.lines}
+			s.pending[key] = &npPending{first: &c, n: 1, need: need, novelty: novelty, lines: s.lines}
 		}
 		return nil
 	}

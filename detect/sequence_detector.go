@@ -36,6 +36,15 @@ type SequenceDetectorOptions struct {
 	// MaxSessionEvents bounds the events kept per session; a longer session
 	// is still judged event by event but neither end-checked nor learned.
 	MaxSessionEvents int
+	// ReorderWindow: two consecutive lines of a session at most this far
+	// apart in time carry no reliable order. Threads of one process,
+	// buffered writers and a collector merging streams shuffle lines
+	// written within a scheduler quantum (1–10 ms) of each other, and
+	// lines with one timestamp have no order at all. When such a pair
+	// comes in an order never learned while the swapped order is normal,
+	// the session is taken in the swapped order instead of reported. 0
+	// forgives only equal timestamps.
+	ReorderWindow time.Duration
 	// Logger receives dropped sessions at debug level.
 	Logger *slog.Logger
 }
@@ -51,6 +60,7 @@ func DefaultSequenceDetectorOptions() SequenceDetectorOptions {
 		Saturation:       3000,
 		MaxSessions:      100000,
 		MaxSessionEvents: 10000,
+		ReorderWindow:    10 * time.Millisecond,
 		Logger:           slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 }
@@ -70,6 +80,8 @@ func (o *SequenceDetectorOptions) validate() error {
 		return fmt.Errorf("%w: MaxSessions %d < 1", ErrInvalidSequenceOptions, o.MaxSessions)
 	case o.MaxSessionEvents < 1:
 		return fmt.Errorf("%w: MaxSessionEvents %d < 1", ErrInvalidSequenceOptions, o.MaxSessionEvents)
+	case o.ReorderWindow < 0:
+		return fmt.Errorf("%w: ReorderWindow %v < 0", ErrInvalidSequenceOptions, o.ReorderWindow)
 	}
 	if o.SessionKey == nil {
 		o.SessionKey = DefaultSessionKey
@@ -134,6 +146,7 @@ type openSession struct {
 	truncated    bool // events hit MaxSessionEvents
 	flagged      bool // an anomaly was reported; never learned from
 	first, last  time.Time
+	lastEvent    time.Time // time of the last event appended
 	example      string
 }
 
@@ -142,6 +155,8 @@ type openSession struct {
 // online: every session that closes (after IdleTimeout without a record)
 // without an anomaly trains its SequenceModel; after Warmup sessions it
 // judges each event as it arrives and each session's end as it closes.
+// Two lines of a session within ReorderWindow of each other are taken in
+// whichever order the model knows: their logged order means nothing.
 type SequenceDetector struct {
 	opts  SequenceDetectorOptions
 	model *SequenceModel
@@ -202,8 +217,10 @@ func (d *SequenceDetector) Observe(rec *telemetry.LogRecord) []Anomaly {
 		s.last = rec.Time
 	}
 	n := len(s.events)
+	prevAt := s.lastEvent
 	if n < d.opts.MaxSessionEvents {
 		s.events = append(s.events, rec.TemplateID)
+		s.lastEvent = rec.Time
 	} else {
 		s.truncated = true
 	}
@@ -220,6 +237,12 @@ func (d *SequenceDetector) Observe(rec *telemetry.LogRecord) []Anomaly {
 	fromStart := !s.truncated && n <= h
 	v, reason := d.model.checkNext(hist, fromStart, rec.TemplateID)
 	if !v.anomalous {
+		return nil
+	}
+	if !s.truncated && n > 0 && lsAbs(rec.Time.Sub(prevAt)) <= d.opts.ReorderWindow && d.swappedNormal(s.events, n) {
+		// Keep the learned order, so that the next events and the
+		// session's end are judged, and the session learned, in it.
+		s.events[n-1], s.events[n] = s.events[n], s.events[n-1]
 		return nil
 	}
 	s.flagged = true
@@ -270,6 +293,26 @@ func (d *SequenceDetector) Tick(now time.Time) []Anomaly {
 		d.model.Train(s.events)
 	}
 	return out
+}
+
+// swappedNormal reports whether events, with its events n-1 and n (the
+// last) swapped, is normal at both positions. The caller holds mtx.
+func (d *SequenceDetector) swappedNormal(events []string, n int) bool {
+	h := d.opts.Model.History
+	sw := make([]string, 0, h+2)
+	sw = append(sw, events[max(0, n-1-h):n-1]...)
+	sw = append(sw, events[n], events[n-1])
+	// sw holds up to h events of history, then the swapped pair; it
+	// starts at the session's start when n-1 <= h.
+	off := max(0, n-1-h) // index in events of sw[0]
+	for i := len(sw) - 2; i < len(sw); i++ {
+		hist := sw[max(0, i-h):i]
+		fromStart := off == 0 && i <= h
+		if v, _ := d.model.checkNext(hist, fromStart, sw[i]); v.anomalous {
+			return false
+		}
+	}
+	return true
 }
 
 // warmNow reports whether judging has started: Warmup sessions learned

@@ -140,3 +140,74 @@ func TestSequenceDetectorLimits(t *testing.T) {
 		t.Fatal("IdleTimeout 0 accepted")
 	}
 }
+
+// TestSequenceDetectorReorder: two lines of a session within ReorderWindow
+// of each other that come in an order never learned, while the swapped
+// order is normal, are taken in the swapped order; the same pair further
+// apart in time, or one whose swapped order is not normal either, is
+// reported.
+func TestSequenceDetectorReorder(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	type line struct {
+		at  time.Duration
+		tpl string
+	}
+	tests := []struct {
+		name   string
+		window time.Duration
+		lines  []line
+		want   bool // reported
+	}{
+		{"swapped within window", 10 * time.Millisecond, []line{{0, "alloc"}, {time.Second, "done"}, {time.Second + 2*time.Millisecond, "recv"}}, false},
+		{"swapped with one timestamp, window 0", 0, []line{{0, "alloc"}, {time.Second, "done"}, {time.Second, "recv"}}, false},
+		{"swapped further apart than the window", 10 * time.Millisecond, []line{{0, "alloc"}, {time.Second, "done"}, {2 * time.Second, "recv"}}, true},
+		{"swapped order not normal either", 10 * time.Millisecond, []line{{0, "alloc"}, {time.Second, "done"}, {time.Second + time.Millisecond, "alloc"}}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := DefaultSequenceDetectorOptions()
+			o.Warmup = 300
+			o.Saturation = 100
+			o.IdleTimeout = time.Minute
+			o.ReorderWindow = tt.window
+			d, err := NewSequenceDetector(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := func(at time.Duration, blk int, tpl string) *telemetry.LogRecord {
+				return &telemetry.LogRecord{Time: t0.Add(at), Service: "s", TemplateID: tpl, Message: fmt.Sprintf("%s blk_%d", tpl, blk)}
+			}
+			// Half the sessions receive before they finish, half finish
+			// at once: after alloc, recv and done are both usual, but
+			// done is never followed by recv.
+			var got []Anomaly
+			now := time.Duration(0)
+			for i := range 400 {
+				got = append(got, d.Observe(rec(now, i, "alloc"))...)
+				if i%2 == 0 {
+					got = append(got, d.Observe(rec(now+time.Second, i, "recv"))...)
+				}
+				got = append(got, d.Observe(rec(now+2*time.Second, i, "done"))...)
+				now += 10 * time.Second
+				got = append(got, d.Tick(t0.Add(now))...)
+			}
+			now += 2 * time.Minute
+			got = append(got, d.Tick(t0.Add(now))...)
+			if len(got) != 0 {
+				t.Fatalf("normal traffic raised %v", got)
+			}
+			for _, l := range tt.lines {
+				got = append(got, d.Observe(rec(now+l.at, 9999, l.tpl))...)
+			}
+			got = append(got, d.Tick(t0.Add(now+5*time.Minute))...)
+			if reported := len(got) > 0; reported != tt.want {
+				t.Fatalf("reported %v, want %v: %+v", reported, tt.want, got)
+			}
+		})
+	}
+	o := DefaultSequenceDetectorOptions()
+	o.ReorderWindow = -time.Millisecond
+	if _, err := NewSequenceDetector(o); err == nil {
+		t.Fatal("ReorderWindow < 0 accepted")
+	}
+}

@@ -107,6 +107,9 @@ type HDFSReport struct {
 	ScoreTime             time.Duration // scoring the test split alone
 	// Examples are a few flagged test sessions with the model's reason.
 	Examples []string
+	// Bound is the ceiling of any detector that sees only the event
+	// sequence, computed from the test labels (see SequenceF1Bound).
+	Bound SequenceBound
 }
 
 // HDFSEval trains a SequenceModel with options o on the normal training
@@ -166,6 +169,7 @@ func ScoreSessions(ctx context.Context, sessions []Session, source string, o det
 		return nil, fmt.Errorf("%w: %s has no test session", ErrNoData, source)
 	}
 	rep.Precision, rep.Recall, rep.F1 = rep.Confusion.Precision(), rep.Confusion.Recall(), rep.Confusion.F1()
+	rep.Bound = SequenceF1Bound(sessions)
 	return rep, nil
 }
 
