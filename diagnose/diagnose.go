@@ -11,10 +11,16 @@
 //   - metric evidence: a robust deviation score per series (median and
 //     IQR/MAD of the normal period against the anomalous period, as BARO and
 //     n-sigma do), normalised by how far the series already strays in normal
-//     time;
+//     time; moments of the normal period where half the services strayed
+//     together (an unrecorded incident) are left out of it first;
 //   - propagation: a personalised random walk over the anomaly-weighted call
 //     graph, which moves mass from symptoms towards anomalous dependencies and
-//     keeps it where the anomaly is not explained by anything downstream;
+//     keeps it where the anomaly is not explained by anything downstream. A
+//     callee explains its caller's latency only as far as its own latency
+//     rose (times a fan-out allowance); callees that receive less traffic
+//     point at the caller that sends less; the metrics of an external
+//     service with a single caller are that caller's client-side view and
+//     count as its evidence;
 //   - onset order: among comparable candidates, the one whose deviation
 //     started first;
 //   - change events (deploys, config changes) shortly before the onset;

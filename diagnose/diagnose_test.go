@@ -276,7 +276,7 @@ func TestScoreSeries(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sc, ok := scoreSeries(&tt.s, normal, anom, 3, 1<<20)
+			sc, ok := scoreSeries(&tt.s, normal, anom, 3, 1<<20, disturbance{})
 			if !ok {
 				t.Fatal("not scored")
 			}
@@ -291,7 +291,7 @@ func TestScoreSeries(t *testing.T) {
 	t.Run("absent after normal", func(t *testing.T) {
 		s := series("a", "up", KindAvailability, 1, nil)
 		s.Points = s.Points[:60]
-		sc, ok := scoreSeries(&s, normal, anom, 3, 1<<20)
+		sc, ok := scoreSeries(&s, normal, anom, 3, 1<<20, disturbance{})
 		if !ok || sc.change != "absent" || sc.score <= 1 {
 			t.Fatalf("got %+v ok=%v", sc, ok)
 		}

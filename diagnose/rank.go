@@ -31,8 +31,15 @@ type svcState struct {
 	// (traffic) by callers.
 	metric, log, change, e float64
 	local, up, down        float64
-	// load is the part of down from traffic that rose: more work.
-	load float64
+	// load is the part of down from traffic that rose: more work; drop
+	// the part from traffic that fell.
+	load, drop float64
+	// upLat and upErr split up into latency and the rest; latRise is the
+	// largest rise of a latency series in its own unit (seconds).
+	upLat, upErr, latRise float64
+	// origin marks a caller of services whose traffic fell: a candidate
+	// even without evidence of its own (see markOrigins).
+	origin bool
 	// logVolume is log evidence from line counts (frequency, error
 	// bursts), which rise with traffic; logNew the rest (new templates,
 	// new values, silence).
@@ -72,6 +79,8 @@ func (d *Diagnoser) diagnose(ctx context.Context, in Input) (*Diagnosis, error) 
 		}
 		return s
 	}
+	step := sampleStep(in.Series, in.Anomalous)
+	dist := findDisturbance(in.Series, in.Normal, step, d.opts.MaxPoints)
 	for i := range in.Series {
 		s := &in.Series[i]
 		if s.Service == "" {
@@ -82,7 +91,7 @@ func (d *Diagnoser) diagnose(ctx context.Context, in Input) (*Diagnosis, error) 
 				return nil, err
 			}
 		}
-		sc, ok := scoreSeries(s, in.Normal, in.Anomalous, d.opts.Threshold, d.opts.MaxPoints)
+		sc, ok := scoreSeries(s, in.Normal, in.Anomalous, d.opts.Threshold, d.opts.MaxPoints, dist)
 		if !ok {
 			continue
 		}
@@ -117,9 +126,17 @@ func (d *Diagnoser) diagnose(ctx context.Context, in Input) (*Diagnosis, error) 
 					st.down = max(st.down, w)
 					if sc.change == "up" {
 						st.load = max(st.load, w)
+					} else {
+						st.drop = max(st.drop, w)
 					}
 				default:
 					st.up = max(st.up, w)
+					if sc.kind == KindLatency && sc.change == "up" {
+						st.upLat = max(st.upLat, w)
+						st.latRise = max(st.latRise, sc.observed-sc.median)
+					} else {
+						st.upErr = max(st.upErr, w)
+					}
 				}
 			}
 			st.metric = max(st.local, st.up, st.down)
@@ -129,9 +146,13 @@ func (d *Diagnoser) diagnose(ctx context.Context, in Input) (*Diagnosis, error) 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if in.Graph != nil {
+		shareExternal(in.Graph, states, get)
+		markOrigins(in.Graph, states, get)
+	}
 	names := make([]string, 0, len(states))
 	for n, st := range states {
-		if st.e > 0 {
+		if st.e > 0 || st.origin {
 			names = append(names, n)
 		}
 	}
@@ -139,7 +160,7 @@ func (d *Diagnoser) diagnose(ctx context.Context, in Input) (*Diagnosis, error) 
 	if len(names) == 0 {
 		return &Diagnosis{At: in.Anomalous.Start, NextStep: "No service deviates from its normal period: widen the windows or check that the right telemetry is collected."}, nil
 	}
-	scores := d.walk(in.Graph, names, states, in.Anomalous, sampleStep(in.Series, in.Anomalous))
+	scores := d.walk(in.Graph, names, states, in.Anomalous, step)
 	if in.Graph != nil && len(in.Symptoms) > 0 {
 		if dep := dependencies(in.Graph, in.Symptoms); dep != nil {
 			for i, n := range names {
@@ -316,7 +337,12 @@ func reason(st *svcState, g *Graph) string {
 	}
 	if len(st.series) > 0 {
 		s := st.series[0]
-		parts = append(parts, fmt.Sprintf("%s %s %.1f× beyond its normal extreme", s.name, s.change, s.score))
+		name := s.name
+		if s.svc != st.name {
+			// An external service's series, as this service measured it.
+			name = fmt.Sprintf("%s %s as %s saw it", s.svc, s.name, st.name)
+		}
+		parts = append(parts, fmt.Sprintf("%s %s %.1f× beyond its normal extreme", name, s.change, s.score))
 	}
 	if len(st.logs) > 0 {
 		parts = append(parts, fmt.Sprintf("%d log anomalies (%s)", len(st.logs), st.logs[0].Type))

@@ -75,9 +75,10 @@ func directional(dir int, d float64) float64 {
 }
 
 // scoreSeries judges one series; ok is false when it has too little normal
-// data to judge. An absent anomalous period after a normal period that ran
+// data to judge. Normal points in moments dist marks as disturbed are left
+// out. An absent anomalous period after a normal period that ran
 // up to the onset is itself evidence (a target that stopped reporting).
-func scoreSeries(s *Series, normal, anom Window, threshold float64, maxPoints int) (seriesScore, bool) {
+func scoreSeries(s *Series, normal, anom Window, threshold float64, maxPoints int, dist disturbance) (seriesScore, bool) {
 	pts := s.Points
 	if len(pts) > maxPoints {
 		pts = pts[len(pts)-maxPoints:]
@@ -90,11 +91,12 @@ func scoreSeries(s *Series, normal, anom Window, threshold float64, maxPoints in
 		if math.IsNaN(p.V) || math.IsInf(p.V, 0) {
 			continue
 		}
-		if normal.contains(p.T) || anom.contains(p.T) {
+		inNormal := normal.contains(p.T) && !dist.skip(p.T)
+		if inNormal || anom.contains(p.T) {
 			magnitude = max(magnitude, math.Abs(p.V))
 		}
 		switch {
-		case normal.contains(p.T):
+		case inNormal:
 			nv = append(nv, p.V)
 			lastNormal = max(lastNormal, p.T)
 		case anom.contains(p.T):

@@ -5,6 +5,10 @@ import (
 	"slices"
 )
 
+// fanOut is how many calls to one dependency a request may make: a callee
+// whose latency rose by d can add up to fanOut·d to its caller's.
+const fanOut = 10
+
 // localPrior is the extra restart weight of resource evidence (CPU,
 // memory, saturation) over latency, errors and traffic: a resource anomaly
 // is where trouble starts, the others are where it shows.
@@ -104,7 +108,15 @@ func (d *Diagnoser) walk(g *Graph, names []string, states map[string]*svcState, 
 			if j, ok := pos[c]; ok && !seen[j] {
 				seen[j] = true
 				sj := states[c]
-				w := max(sj.up, own[j]+max(sj.logNew, sj.logVolume*math.Exp(-sj.load))+sj.change)
+				up := sj.up
+				if si.latRise > 0 && sj.upLat > 0 {
+					// A callee adds to its caller's latency no more
+					// than its own latency rose, times the calls a
+					// request may make to it: a few milliseconds
+					// cannot explain a rise of a second.
+					up = max(sj.upErr, sj.upLat*min(1, fanOut*sj.latRise/si.latRise))
+				}
+				w := max(up, own[j]+max(sj.logNew, sj.logVolume*math.Exp(-sj.load))+sj.change)
 				// Latency that the service's own extra load explains
 				// needs no callee to explain it.
 				add(j, w*math.Exp(-si.load))
@@ -139,6 +151,16 @@ func (d *Diagnoser) walk(g *Graph, names []string, states map[string]*svcState, 
 		// shrinks with how far beyond normal its dependencies went: a
 		// callee k times past its normal extreme leaves 1/k unexplained.
 		self := own[i] + max(si.logNew, si.logVolume*math.Exp(-si.load)) + si.change + si.up*math.Exp(-explained-si.load)
+		// Callees that receive less while this service receives as
+		// much as ever: the service changed what it sends (it fails
+		// before calling them, or skips them), so the change is its own.
+		sent := 0.0
+		for _, c := range g.Callees(nm) {
+			if _, ok := pos[c]; ok {
+				sent = max(sent, states[c].drop)
+			}
+		}
+		self += max(0, sent-si.drop-si.down)
 		if callers == 0 {
 			self += si.down
 		}

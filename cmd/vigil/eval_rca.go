@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -18,7 +20,7 @@ func init() { extraEvalCommands = append(extraEvalCommands, newEvalRCACmd) }
 // newEvalRCACmd returns `vigil eval rca`, the root-cause ranking benchmark.
 func newEvalRCACmd() *cobra.Command {
 	var data string
-	var asJSON, misses bool
+	var asJSON, misses, groups bool
 	c := &cobra.Command{
 		Use:   "rca --data DIR [--json]",
 		Short: "Score root-cause ranking on labelled microservice datasets",
@@ -35,7 +37,13 @@ Shop data (no call graph: ranked without one) and Nezha's OnlineBoutique
 faults (metrics only). The fault time is given, as RCAEval does. The
 n-sigma and BARO baselines are scored on the same inputs.
 
+--groups adds a row per kind of case (Nezha's fault types, PetShop's
+traffic scenarios, Sock Shop's cpu and mem faults) to show where the
+ranking wins and loses; --misses lists the cases whose root cause was not
+ranked first, with the truth's place.
+
 --json prints {"datasets":[{"name","cases","ac1","ac3","avg5","note",
+"groups":{"<group>":{"cases","ac1","ac3","avg5"}},
 "baselines":{"nsigma":{...},"baro":{...}}}]}.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -57,12 +65,13 @@ n-sigma and BARO baselines are scored on the same inputs.
 			if asJSON {
 				return writeRCAJSON(cmd.OutOrStdout(), reps)
 			}
-			return writeRCATable(cmd.OutOrStdout(), reps, misses)
+			return writeRCATable(cmd.OutOrStdout(), reps, misses, groups)
 		},
 	}
 	c.Flags().StringVar(&data, "data", "", "rca datasets folder, e.g. datasets/rca")
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of a table")
 	c.Flags().BoolVar(&misses, "misses", false, "list the cases whose root cause was not ranked first")
+	c.Flags().BoolVar(&groups, "groups", false, "add a row per kind of case (fault type, scenario)")
 	return c
 }
 
@@ -77,6 +86,7 @@ type rcaJSONDataset struct {
 	Name string `json:"name"`
 	rcaJSONScore
 	Note      string                  `json:"note,omitempty"`
+	Groups    map[string]rcaJSONScore `json:"groups,omitempty"`
 	Baselines map[string]rcaJSONScore `json:"baselines"`
 }
 
@@ -93,6 +103,12 @@ func writeRCAJSON(w io.Writer, reps []rca.DatasetReport) error {
 		for name, s := range r.Baselines {
 			d.Baselines[name] = rcaScore(s)
 		}
+		for name, s := range r.Vigil.Groups {
+			if d.Groups == nil {
+				d.Groups = map[string]rcaJSONScore{}
+			}
+			d.Groups[name] = rcaScore(s)
+		}
 		out.Datasets = append(out.Datasets, d)
 	}
 	enc := json.NewEncoder(w)
@@ -100,7 +116,7 @@ func writeRCAJSON(w io.Writer, reps []rca.DatasetReport) error {
 	return enc.Encode(out)
 }
 
-func writeRCATable(w io.Writer, reps []rca.DatasetReport, misses bool) error {
+func writeRCATable(w io.Writer, reps []rca.DatasetReport, misses, groups bool) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "dataset\tranker\tcases\tAC@1\tAC@3\tAvg@5\t")
 	for _, r := range reps {
@@ -110,6 +126,12 @@ func writeRCATable(w io.Writer, reps []rca.DatasetReport, misses bool) error {
 		}{{"vigil", r.Vigil}, {"n-sigma", r.Baselines["nsigma"]}, {"baro", r.Baselines["baro"]}}
 		for _, row := range rows {
 			fmt.Fprintf(tw, "%s\t%s\t%d\t%.3f\t%.3f\t%.3f\t\n", r.Name, row.name, row.s.Cases, row.s.AC[0], row.s.AC[2], row.s.Avg5)
+		}
+		if groups {
+			for _, g := range slices.Sorted(maps.Keys(r.Vigil.Groups)) {
+				gs := r.Vigil.Groups[g]
+				fmt.Fprintf(tw, "%s/%s\tvigil\t%d\t%.3f\t%.3f\t%.3f\t\n", r.Name, g, gs.Cases, gs.AC[0], gs.AC[2], gs.Avg5)
+			}
 		}
 	}
 	if err := tw.Flush(); err != nil {
@@ -123,7 +145,11 @@ func writeRCATable(w io.Writer, reps []rca.DatasetReport, misses bool) error {
 	if misses {
 		for _, r := range reps {
 			for _, m := range r.Vigil.Misses {
-				fmt.Fprintf(w, "miss: %s %s: truth %s, ranked %v\n", r.Name, m.Case, m.Truth, m.Top)
+				place := "not ranked"
+				if m.Rank > 0 {
+					place = fmt.Sprintf("ranked %d", m.Rank)
+				}
+				fmt.Fprintf(w, "miss: %s %s: truth %s (%s), top %v\n", r.Name, m.Case, m.Truth, place, m.Top)
 			}
 		}
 	}

@@ -62,6 +62,11 @@ func TestEvalRCA(t *testing.T) {
 			AC3   float64 `json:"ac3"`
 			Avg5  float64 `json:"avg5"`
 			Note  string  `json:"note"`
+			// Groups are the fault kinds (cpu here).
+			Groups map[string]struct {
+				Cases int     `json:"cases"`
+				AC1   float64 `json:"ac1"`
+			} `json:"groups"`
 		} `json:"datasets"`
 	}
 	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
@@ -73,15 +78,18 @@ func TestEvalRCA(t *testing.T) {
 	if d := got.Datasets[0]; d.AC1 != 1 || d.Avg5 != 1 || !strings.Contains(d.Note, "no call graph") {
 		t.Errorf("scores %+v, want both cases right at 1 and a note on the missing graph", d)
 	}
+	if g, ok := got.Datasets[0].Groups["cpu"]; !ok || g.Cases != 2 || g.AC1 != 1 || len(got.Datasets[0].Groups) != 1 {
+		t.Errorf("groups %+v, want cpu with both cases right", got.Datasets[0].Groups)
+	}
 
 	out.Reset()
 	root = newRootCmd()
 	root.SetOut(&out)
-	root.SetArgs([]string{"eval", "rca", "--data", dir, "--misses"})
+	root.SetArgs([]string{"eval", "rca", "--data", dir, "--misses", "--groups"})
 	if err := root.Execute(); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"sockshop", "vigil", "n-sigma", "baro", "note: sockshop: no call graph"} {
+	for _, want := range []string{"sockshop", "vigil", "n-sigma", "baro", "sockshop/cpu", "note: sockshop: no call graph"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, out.String())
 		}

@@ -14,7 +14,14 @@ import (
 
 // Nezha case windows: a fault lasts three minutes and metrics are
 // one-minute aggregates stamped at the end of their minute, so the four
-// points after the injection cover it; the hour before is the normal period.
+// points after the injection cover it. Everything recorded that day before
+// the fault, less the other faults' windows, is the normal period (as
+// RCAEval takes the data before the fault time): a day's faults come every
+// eight minutes, so an hour before a fault holds only some twenty usable
+// minutes, too few to judge a series' normal range.
+//
+// For the day's first fault, which comes minutes after recording began,
+// the hour after it (nezhaNormal) is the normal period instead.
 const (
 	nezhaFault  = 4 * time.Minute
 	nezhaNormal = time.Hour
@@ -80,7 +87,7 @@ func LoadNezha(dir string) ([]Dataset, error) {
 			// so the anomalous period starts a step early.
 			from := at.Add(-nezhaStep)
 			in := diagnose.Input{
-				Normal:    diagnose.Window{Start: from.Add(-nezhaNormal), End: from},
+				Normal:    diagnose.Window{Start: first, End: from},
 				Anomalous: diagnose.Window{Start: from, End: at.Add(nezhaFault)},
 				Graph:     graph,
 			}
@@ -99,7 +106,7 @@ func LoadNezha(dir string) ([]Dataset, error) {
 				}
 			}
 			ds.Cases = append(ds.Cases, Case{
-				Dataset: ds.Name, Name: fmt.Sprintf("%s %s %s", f.InjectTime, f.Pod, f.Type),
+				Dataset: ds.Name, Name: fmt.Sprintf("%s %s %s", f.InjectTime, f.Pod, f.Type), Group: f.Type,
 				Input: in, RootCause: podService(f.Pod),
 			})
 		}

@@ -58,7 +58,7 @@ func LoadPetShop(dir string) ([]Dataset, error) {
 			return nil, fmt.Errorf("petshop %s: %w", sc, err)
 		}
 		edges, alias := petShopObservers(edges)
-		graph := diagnose.NewGraph(diagnose.GraphSpec{Source: "dataset", Edges: edges})
+		graph := diagnose.NewGraph(diagnose.GraphSpec{Source: "dataset", Edges: edges, External: petShopInferred(edges)})
 		var normal []diagnose.Series
 		var nw diagnose.Window
 		if data, err := readFile(filepath.Join(p, "noissue", "metrics.csv")); err == nil {
@@ -89,7 +89,7 @@ func LoadPetShop(dir string) ([]Dataset, error) {
 				return nil, fmt.Errorf("petshop %s: %w", sc, err)
 			}
 			rel, _ := filepath.Rel(dir, is)
-			c.Dataset, c.Name = ds.Name, rel
+			c.Dataset, c.Name, c.Group = ds.Name, rel, sc
 			ds.Cases = append(ds.Cases, c)
 		}
 	}
@@ -304,5 +304,42 @@ func shiftSeries(ss []diagnose.Series, d time.Duration) []diagnose.Series {
 		s.Points = pts
 		out[i] = s
 	}
+	return out
+}
+
+// petShopInferred returns the nodes X-Ray infers from their callers'
+// subsegments rather than from segments of their own: AWS services called
+// through the SDK (S3, DynamoDB, SQS, SNS, ...) and SQL databases. Their
+// metrics are what their callers measured while waiting on them, so they
+// are external in diagnose's sense: no telemetry of their own. Compute
+// that reports its own segments (ECS tasks, Lambda functions, API Gateway
+// stages, Step Functions) is not.
+func petShopInferred(edges []diagnose.Edge) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, e := range edges {
+		for _, n := range []string{e.From, e.To} {
+			if seen[n] {
+				continue
+			}
+			seen[n] = true
+			i := strings.LastIndex(n, "_")
+			if i < 0 {
+				continue
+			}
+			typ := n[i+1:]
+			if !strings.HasPrefix(typ, "AWS::") && !strings.HasPrefix(typ, "Database::") {
+				continue
+			}
+			own := false
+			for _, p := range []string{"AWS::ECS::", "AWS::Lambda", "AWS::ApiGateway::", "AWS::StepFunctions", "AWS::EC2::", "AWS::EKS::"} {
+				own = own || strings.HasPrefix(typ, p)
+			}
+			if !own {
+				out = append(out, n)
+			}
+		}
+	}
+	sort.Strings(out)
 	return out
 }

@@ -7,6 +7,8 @@
 //
 // Metrics follow the published definitions: AC@k is the fraction of cases
 // whose true root cause is among the top k; Avg@5 the mean of AC@1..AC@5.
+// NOTES.md beside this file logs the changes made to the ranking against
+// these datasets, each with its measured effect on all of them.
 package rca
 
 import (
@@ -34,7 +36,10 @@ const (
 type Case struct {
 	Dataset string
 	Name    string
-	Input   diagnose.Input
+	// Group is the case's kind within its dataset (the fault type, the
+	// traffic scenario), for reporting where the ranker wins and loses.
+	Group string
+	Input diagnose.Input
 	// RootCause is the label; Input never carries it.
 	RootCause string
 }
@@ -84,19 +89,30 @@ type Score struct {
 	// Misses lists the cases whose root cause was not first, with the top
 	// three given.
 	Misses []Miss `json:"misses,omitempty"`
+	// Groups scores the cases of each Case.Group apart (without their
+	// misses, which are listed above); nil when no case has a group.
+	Groups map[string]Score `json:"groups,omitempty"`
 }
 
 // Miss is one case ranked wrongly at 1.
 type Miss struct {
 	Case  string   `json:"case"`
+	Group string   `json:"group,omitempty"`
 	Truth string   `json:"truth"`
 	Top   []string `json:"top"`
+	// Rank is the truth's 1-based place in the ranking, 0 when absent.
+	Rank int `json:"rank"`
 }
 
 // Evaluate ranks every case and scores the rankings.
 func Evaluate(ctx context.Context, r Ranker, cases []Case) (Score, error) {
 	var s Score
 	hits := [5]int{}
+	type tally struct {
+		n    int
+		hits [5]int
+	}
+	groups := map[string]*tally{}
 	for _, c := range cases {
 		if err := ctx.Err(); err != nil {
 			return s, err
@@ -112,27 +128,50 @@ func Evaluate(ctx context.Context, r Ranker, cases []Case) (Score, error) {
 				break
 			}
 		}
+		g := groups[c.Group]
+		if g == nil && c.Group != "" {
+			g = &tally{}
+			groups[c.Group] = g
+		}
+		if g != nil {
+			g.n++
+		}
 		for k := range hits {
 			if pos >= 0 && pos <= k {
 				hits[k]++
+				if g != nil {
+					g.hits[k]++
+				}
 			}
 		}
 		if pos != 0 {
 			top := ranked[:min(3, len(ranked))]
-			s.Misses = append(s.Misses, Miss{Case: c.Name, Truth: c.RootCause, Top: top})
+			s.Misses = append(s.Misses, Miss{Case: c.Name, Group: c.Group, Truth: c.RootCause, Top: top, Rank: pos + 1})
 		}
 	}
 	s.Cases = len(cases)
-	if s.Cases == 0 {
-		return s, nil
+	s.AC, s.Avg5 = accuracy(hits, s.Cases)
+	for name, g := range groups {
+		if s.Groups == nil {
+			s.Groups = map[string]Score{}
+		}
+		gs := Score{Cases: g.n}
+		gs.AC, gs.Avg5 = accuracy(g.hits, g.n)
+		s.Groups[name] = gs
 	}
-	sum := 0.0
-	for k := range hits {
-		s.AC[k] = float64(hits[k]) / float64(s.Cases)
-		sum += s.AC[k]
-	}
-	s.Avg5 = sum / 5
 	return s, nil
+}
+
+// accuracy turns hit counts at 1..5 into AC@1..AC@5 and Avg@5.
+func accuracy(hits [5]int, n int) (ac [5]float64, avg5 float64) {
+	if n == 0 {
+		return ac, 0
+	}
+	for k := range hits {
+		ac[k] = float64(hits[k]) / float64(n)
+		avg5 += ac[k] / 5
+	}
+	return ac, avg5
 }
 
 // Load finds the known layouts under dir (the rca folder itself, or one of

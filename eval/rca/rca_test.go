@@ -2,6 +2,7 @@ package rca
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	"github.com/vigilops/vigil/diagnose"
@@ -18,9 +19,9 @@ func loadAll(t *testing.T) []Dataset {
 	return ds
 }
 
-// TestDatasets scores the default diagnoser and the baselines on every
+// TestRCADatasets scores the default diagnoser and the baselines on every
 // dataset and checks the targets of the issue.
-func TestDatasets(t *testing.T) {
+func TestRCADatasets(t *testing.T) {
 	if testing.Short() {
 		t.Skip("reads the RCA datasets")
 	}
@@ -61,17 +62,81 @@ func TestDatasets(t *testing.T) {
 			t.Errorf("%s: %s", name, what)
 		}
 	}
-	// Sock Shop meets the issue's target. Nezha (0.80/0.95) and PetShop
-	// (0.80) do not yet: these floors guard what the ranker reaches today
-	// so that a change that loses ground fails.
+	// The issue's targets: Sock Shop Avg@5 0.97, Nezha AC@1 0.80 and AC@3
+	// 0.95, PetShop 0.80. Nezha's AC@3 stops at 0.929 (two of its faults
+	// leave no trace in this copy's metrics, see NOTES.md): its floor
+	// guards what the ranker reaches so that a change that loses ground
+	// fails.
 	check("sockshop", got["sockshop"].Avg5 >= 0.97, "Avg@5 below 0.97")
-	check("nezha-ob", got["nezha-ob"].AC[0] >= 0.65 && got["nezha-ob"].AC[2] >= 0.80, "AC@1 below 0.65 or AC@3 below 0.80")
-	check("petshop", got["petshop"].AC[0] >= 0.75, "AC@1 below 0.75")
+	check("nezha-ob", got["nezha-ob"].AC[0] >= 0.80 && got["nezha-ob"].AC[2] >= 0.92, "AC@1 below 0.80 or AC@3 below 0.92")
+	check("petshop", got["petshop"].AC[0] >= 0.80, "AC@1 below 0.80")
 	for name, s := range got {
 		for bname, b := range base[name] {
 			if s.AC[0] < b.AC[0] {
 				t.Errorf("%s: AC@1 %.3f below the %s baseline's %.3f", name, s.AC[0], bname, b.AC[0])
 			}
 		}
+	}
+}
+
+func TestRCAEvaluateGroups(t *testing.T) {
+	// The ranker answers "a" for every case; truth is the case's name.
+	r := RankFunc(func(context.Context, diagnose.Input) ([]string, error) { return []string{"a", "b", "c"}, nil })
+	cases := []Case{
+		{Name: "1", Group: "x", RootCause: "a"},
+		{Name: "2", Group: "x", RootCause: "c"},
+		{Name: "3", Group: "y", RootCause: "z"},
+		{Name: "4", RootCause: "a"},
+	}
+	s, err := Evaluate(context.Background(), r, cases)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		got      Score
+		cases    int
+		ac1, ac3 float64
+	}{
+		{"all", s, 4, 0.5, 0.75},
+		{"group x", s.Groups["x"], 2, 0.5, 1},
+		{"group y", s.Groups["y"], 1, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.got.Cases != tt.cases || tt.got.AC[0] != tt.ac1 || tt.got.AC[2] != tt.ac3 {
+				t.Errorf("cases %d AC@1 %v AC@3 %v, want %d %v %v", tt.got.Cases, tt.got.AC[0], tt.got.AC[2], tt.cases, tt.ac1, tt.ac3)
+			}
+		})
+	}
+	if len(s.Groups) != 2 {
+		t.Errorf("groups %v, want x and y only (ungrouped cases count in the total)", s.Groups)
+	}
+	want := map[string]int{"2": 3, "3": 0}
+	if len(s.Misses) != 2 {
+		t.Fatalf("misses %+v", s.Misses)
+	}
+	for _, m := range s.Misses {
+		if m.Rank != want[m.Case] {
+			t.Errorf("miss %s at rank %d, want %d", m.Case, m.Rank, want[m.Case])
+		}
+	}
+}
+
+func TestRCAPetShopInferred(t *testing.T) {
+	edges := []diagnose.Edge{
+		{From: "PetSite", To: "PetSearch_AWS::ECS::Fargate"},
+		{From: "PetSearch_AWS::ECS::Fargate", To: "S3_AWS::S3"},
+		{From: "PetSearch_AWS::ECS::Fargate", To: "petInfo_AWS::DynamoDB::Table"},
+		{From: "payforadoption_AWS::ECS::Container", To: "adoptions@db.example.com_Database::SQL"},
+		{From: "AWS::StepFunctions::StateMachine", To: "lambda_step_readDDB_AWS::Lambda"},
+		{From: "lambda_step_readDDB_AWS::Lambda", To: "lambda_step_readDDB_AWS::Lambda::Function"},
+		{From: "lambdastatusupdater_AWS::Lambda::Function", To: "petInfo_AWS::DynamoDB::Table"},
+		{From: "PetSite", To: "PetAdoptionStatusUpdater/prod_AWS::ApiGateway::Stage"},
+	}
+	got := petShopInferred(edges)
+	want := []string{"S3_AWS::S3", "adoptions@db.example.com_Database::SQL", "petInfo_AWS::DynamoDB::Table"}
+	if !slices.Equal(got, want) {
+		t.Errorf("inferred %v, want %v", got, want)
 	}
 }

@@ -24,7 +24,7 @@ func LoadSockShop(dir string) ([]Dataset, error) {
 		if !f.IsDir() {
 			continue
 		}
-		svc, _, ok := cutLast(f.Name(), "-")
+		svc, fault, ok := cutLast(f.Name(), "-")
 		if !ok {
 			continue
 		}
@@ -49,7 +49,7 @@ func LoadSockShop(dir string) ([]Dataset, error) {
 			if err != nil {
 				return nil, fmt.Errorf("sock shop case %s/%s: %w", f.Name(), r.Name(), err)
 			}
-			ds.Cases = append(ds.Cases, Case{Dataset: ds.Name, Name: f.Name() + "/" + r.Name(), Input: in, RootCause: svc})
+			ds.Cases = append(ds.Cases, Case{Dataset: ds.Name, Name: f.Name() + "/" + r.Name(), Group: fault, Input: in, RootCause: svc})
 		}
 	}
 	if len(ds.Cases) == 0 {
