@@ -1,22 +1,35 @@
-// Package kedascaler serves KEDA's external-scaler gRPC protocol over
-// Vigil's load forecasts: a ScaledObject names a query, a horizon, a
-// quantile and a target per replica in its trigger metadata, and the
-// scaler answers GetMetrics with the forecast peak (the largest q-quantile
-// of the forecast over the horizon), so the HPA that KEDA drives adds
-// replicas before the load arrives instead of after.
+// Package kedascaler serves KEDA's external-scaler protocol over Vigil's
+// load forecasts: a ScaledObject names a query, a horizon, a quantile and
+// a target per replica in its trigger metadata, and the scaler answers
+// GetMetrics with the forecast peak (the largest q-quantile of the
+// forecast over the horizon, by default the lead time new capacity needs
+// plus one forecast step), so the HPA that KEDA drives adds replicas
+// before the load arrives instead of after.
 //
 // The forecast alone is minutes behind an unannounced rise (its grid is a
 // minute coarse and the model reads the first rise as a passing deviation),
 // so every evaluation also re-reads the last minutes at a finer step: the
 // freshest value is the floor, and a rise that stands out of the recent
-// noise is extrapolated over the lead time new replicas need.
+// noise, and that the forecast made one lead time earlier did not expect,
+// is extrapolated over the lead time new replicas need. A rise the model
+// expected (a surge it has learnt) is left to the model.
+//
+// The HPA ignores any value within its tolerance (10%) of what its current
+// replicas carry, and it can only add whole replicas. When Options.Replicas
+// says how many replicas the HPA has, the served value is placed inside the
+// bucket of values that ask for the wanted replica count so that the HPA
+// acts on it: the top of the bucket on a rise, the bottom on a fall, the
+// middle when the count already fits; a rise inside the dead band takes the
+// smallest step out of it only when the shortfall it avoids is worth the
+// extra replicas (see shapeForBand).
 //
 // Key invariant: the value handed to KEDA never jumps on noise and never
 // falls early. Every raw value passes the flapping guards (hysteresis, a
 // cap on change per step, and a scale-down stabilisation window on top of
 // the HPA's own when one is configured) and, when the model is unsure or
 // stale, is replaced by the current observed value, so a bad forecast
-// degrades to reactive scaling rather than to a wrong one.
+// degrades to reactive scaling rather than to a wrong one; the placement
+// for the HPA's band never asks for fewer replicas than the guarded value.
 // Evaluation time comes from Options.Now, never from the wall clock deep
 // inside, so replays and tests are deterministic.
 package kedascaler
@@ -135,6 +148,13 @@ type Options struct {
 	// Forecaster forecasts; required (the app passes
 	// NewModelForecaster(forecast.DefaultOptions())).
 	Forecaster Forecaster
+	// Replicas, when set, tells the scaler how many replicas each object's
+	// HPA has now, so the served value can clear the HPA's tolerance band
+	// exactly when the forecast needs a different replica count (see
+	// Spec.HPATolerance). Nil falls back to each object's replicasQuery
+	// metadata; with neither, or on an error, the guarded forecast is
+	// served as it is.
+	Replicas Replicas
 	// Now is the clock; evaluation time is read from it once per request.
 	Now func() time.Time
 	// MinEvalInterval: a request for an object evaluated less than this

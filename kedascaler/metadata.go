@@ -32,6 +32,8 @@ const (
 	KeyMaxFitAge           = "maxFitAge"
 	KeyRecentStep          = "recentStep"
 	KeyLeadTime            = "leadTime"
+	KeyHPATolerance        = "hpaTolerance"
+	KeyReplicasQuery       = "replicasQuery"
 )
 
 // knownKeys lists every key, so a misspelt one is refused rather than
@@ -41,7 +43,7 @@ var knownKeys = []string{
 	KeyQuery, KeySelector, KeyHorizon, KeyQuantile, KeyTargetValue,
 	KeyActivationThreshold, KeyMetricName, KeyStep, KeyLookback, KeyTolerance,
 	KeyStabilization, KeyMaxChange, KeyMaxRelativeWidth, KeyMaxStaleness, KeyMaxFitAge,
-	KeyRecentStep, KeyLeadTime,
+	KeyRecentStep, KeyLeadTime, KeyHPATolerance, KeyReplicasQuery,
 }
 
 // kedaKeys are keys KEDA itself reads from an external trigger's metadata
@@ -60,8 +62,13 @@ const (
 // Spec is a ScaledObject's parsed trigger metadata.
 type Spec struct {
 	Query Query
-	// Horizon is how far ahead the peak is taken (default 15m).
+	// Horizon is how far ahead the peak is taken. Unset, it is 15m, and
+	// LeadTime + Step (3m with the other defaults) for an object whose
+	// replica count the scaler knows (Options.Replicas or ReplicasQuery;
+	// see Scaler.effectiveSpec for why the two differ).
 	Horizon time.Duration
+	// horizonUnset records that the metadata left Horizon to its default.
+	horizonUnset bool
 	// Quantile of the forecast whose peak is served (default 0.9).
 	Quantile float64
 	// TargetValue is the load one replica should carry; KEDA's HPA
@@ -115,6 +122,20 @@ type Spec struct {
 	// points is extrapolated LeadTime past the newest point; 0 turns the
 	// ramp extrapolation off.
 	LeadTime time.Duration
+	// HPATolerance is the tolerance of the HPA that KEDA drives
+	// (kube-controller-manager's --horizontal-pod-autoscaler-tolerance,
+	// default 0.1): when the scaler knows the current replica count
+	// (Options.Replicas), it places the served value so that the HPA acts
+	// on the replica count the forecast asks for instead of ignoring it
+	// inside this dead band (see shapeForBand).
+	HPATolerance float64
+	// ReplicasQuery is a PromQL expression whose newest value is the
+	// replica count the HPA divides by (its scale target's spec replicas),
+	// read through History when Options.Replicas is not set, e.g.
+	// kube-state-metrics' kube_deployment_spec_replicas{namespace="shop",
+	// deployment="frontend"}. A point older than a minute is not used.
+	// Empty (the default): unknown unless Options.Replicas says.
+	ReplicasQuery string
 }
 
 // defaultSpec holds every default but the query and the target.
@@ -132,6 +153,7 @@ func defaultSpec() Spec {
 		MaxFitAge:        time.Hour,
 		RecentStep:       15 * time.Second,
 		LeadTime:         2 * time.Minute,
+		HPATolerance:     0.1,
 	}
 }
 
@@ -194,6 +216,8 @@ func ParseMetadata(md map[string]string, maxPoints int) (Spec, error) {
 	}
 
 	var err error
+	_, hasHorizon := md[KeyHorizon]
+	s.horizonUnset = !hasHorizon
 	if s.Horizon, err = durationKey(md, KeyHorizon, s.Horizon, time.Second, maxHorizon); err != nil {
 		return Spec{}, err
 	}
@@ -248,6 +272,13 @@ func ParseMetadata(md map[string]string, maxPoints int) (Spec, error) {
 	}
 	if s.LeadTime, err = durationKey(md, KeyLeadTime, s.LeadTime, 0, time.Hour); err != nil {
 		return Spec{}, err
+	}
+	if s.HPATolerance, err = floatKey(md, KeyHPATolerance, s.HPATolerance, 0, 0.5, true); err != nil {
+		return Spec{}, err
+	}
+	s.ReplicasQuery = strings.TrimSpace(md[KeyReplicasQuery])
+	if len(s.ReplicasQuery) > maxQueryLen {
+		return Spec{}, badKey(KeyReplicasQuery, "longer than %d bytes", maxQueryLen)
 	}
 	s.MetricName = md[KeyMetricName]
 	if s.MetricName == "" {

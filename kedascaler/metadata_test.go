@@ -16,6 +16,7 @@ func TestParseMetadataDefaults(t *testing.T) {
 	want.Query = Query{Kind: QueryPromQL, Expr: "up"}
 	want.TargetValue = 12.5
 	want.MetricName = s.MetricName
+	want.horizonUnset = true
 	if s != want {
 		t.Fatalf("spec %+v\nwant %+v", s, want)
 	}
@@ -34,6 +35,7 @@ func TestParseMetadataValues(t *testing.T) {
 		KeyMetricName, "frontend_rps", KeyStep, "30", KeyLookback, "7d", KeyTolerance, "0",
 		KeyStabilization, "0s", KeyMaxChange, "0.5", KeyMaxRelativeWidth, "2.5",
 		KeyMaxStaleness, "10m", KeyMaxFitAge, "2h", KeyRecentStep, "10s", KeyLeadTime, "90s",
+		KeyHPATolerance, "0.05",
 	), 50000)
 	if err != nil {
 		t.Fatal(err)
@@ -41,7 +43,7 @@ func TestParseMetadataValues(t *testing.T) {
 	if s.Horizon != 90*time.Minute || s.Quantile != 0.95 || s.ActivationThreshold != -3 || s.MetricName != "frontend_rps" ||
 		s.Step != 30*time.Second || s.Lookback != 7*24*time.Hour || s.Tolerance != 0 || s.Stabilization != 0 ||
 		s.MaxChange != 0.5 || s.MaxRelativeWidth != 2.5 || s.MaxStaleness != 10*time.Minute || s.MaxFitAge != 2*time.Hour ||
-		s.RecentStep != 10*time.Second || s.LeadTime != 90*time.Second {
+		s.RecentStep != 10*time.Second || s.LeadTime != 90*time.Second || s.HPATolerance != 0.05 {
 		t.Fatalf("spec %+v", s)
 	}
 }
@@ -82,6 +84,8 @@ func TestParseMetadataErrors(t *testing.T) {
 		{"recent step below a second", md(KeyRecentStep, "100ms"), KeyRecentStep, "below"},
 		{"negative lead time", md(KeyLeadTime, "-1m"), KeyLeadTime, "outside"},
 		{"long lead time", md(KeyLeadTime, "2h"), KeyLeadTime, "outside"},
+		{"hpa tolerance above a half", md(KeyHPATolerance, "0.6"), KeyHPATolerance, "outside"},
+		{"negative hpa tolerance", md(KeyHPATolerance, "-0.1"), KeyHPATolerance, "outside"},
 		{"misspelt key", md("scaleDownStabilisation", "5m"), "scaleDownStabilisation", "unknown key"},
 	}
 	for _, tc := range tests {

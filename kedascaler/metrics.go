@@ -44,7 +44,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"reason"}),
 		guards: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "vigil_kedascaler_guard_actions_total",
-			Help: "Evaluations in which a flapping guard changed the served value, by guard.",
+			Help: "Evaluations in which a guard changed the served value, by guard (the flapping guards, the ramp extrapolation, the placement for the HPA's tolerance band).",
 		}, []string{"guard"}),
 		rpcs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "vigil_kedascaler_rpcs_total",

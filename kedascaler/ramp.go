@@ -63,8 +63,9 @@ func changeScale(hist []telemetry.Point, span time.Duration) float64 {
 }
 
 // rampValue extrapolates a significant rise: the least-squares slope of
-// the points of the last window (at least four of them) is carried from
-// the newest point to now + lead, the time new capacity needs to serve.
+// the points of the last window (at least four of them), or of its freshest
+// half when that is slower, is carried from the newest point to now + lead,
+// the time new capacity needs to serve.
 // It returns NaN when the points do not rise by more than rampSignificance
 // typical one-step changes of hist over the window (noise, a fall, or too
 // little data). A rise is extrapolated and a fall is not: over-provisioning
@@ -93,6 +94,15 @@ func rampValue(pts, hist []telemetry.Point, now time.Time, window, lead time.Dur
 		return math.NaN()
 	}
 	slope := (n*sxy - sx*sy) / den // per minute
+	// A ramp that is levelling off shows it first in its freshest points;
+	// carrying the whole window's slope past its end provisions for load
+	// that never comes, held for the HPA's whole scale-down window. The
+	// freshest half alone is too few points to carry a steeper slope than
+	// the window's (its noise would be extrapolated), so it can only
+	// lower the slope, never raise it.
+	if hs := lsSlope(pts, last.T-window.Milliseconds()/2, last.T); hs < slope {
+		slope = hs
+	}
 	scale := changeScale(hist, noiseSpan)
 	if math.IsNaN(scale) || math.IsNaN(slope) || !(slope*window.Minutes() > rampSignificance*scale) {
 		return math.NaN()
@@ -103,4 +113,26 @@ func rampValue(pts, hist []telemetry.Point, now time.Time, window, lead time.Dur
 		return math.NaN()
 	}
 	return v
+}
+
+// lsSlope is the least-squares slope per minute of the points in
+// [from, to]; NaN with fewer than three of them.
+func lsSlope(pts []telemetry.Point, from, to int64) float64 {
+	var n, sx, sy, sxx, sxy float64
+	for _, p := range pts {
+		if p.T < from || p.T > to {
+			continue
+		}
+		x := float64(p.T-to) / float64(time.Minute.Milliseconds())
+		n++
+		sx += x
+		sy += p.V
+		sxx += x * x
+		sxy += x * p.V
+	}
+	den := n*sxx - sx*sx
+	if n < 3 || !(den > 0) {
+		return math.NaN()
+	}
+	return (n*sxy - sx*sy) / den
 }

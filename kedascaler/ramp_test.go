@@ -31,6 +31,15 @@ func TestRampValue(t *testing.T) {
 		// 10 per minute over the last 2 minutes, 20 above the wiggle:
 		// carried 30 s + 2 m past the newest point (120 at t0).
 		{"steep rise is extrapolated over the lead", series(t0.Add(-2*time.Minute), 15*time.Second, 9, func(i int) float64 { return 100 + 2.5*float64(i) }), 120 + 10*2.5},
+		// 40 a minute for the first minute, 10 a minute for the last: the
+		// freshest half's pace is carried (150 + 10 x 2.5), not the
+		// window's average one.
+		{"a ramp levelling off is carried at its freshest pace", series(t0.Add(-2*time.Minute), 15*time.Second, 9, func(i int) float64 {
+			if i <= 4 {
+				return 100 + 10*float64(i)
+			}
+			return 140 + 2.5*float64(i-4)
+		}), 175},
 		{"rise within the noise is not a ramp", series(t0.Add(-2*time.Minute), 15*time.Second, 9, func(i int) float64 { return 100 + 0.25*float64(i) }), math.NaN()},
 		{"a fall is not extrapolated", series(t0.Add(-2*time.Minute), 15*time.Second, 9, func(i int) float64 { return 200 - 2.5*float64(i) }), math.NaN()},
 		{"too few points", series(t0.Add(-time.Minute), 30*time.Second, 3, func(i int) float64 { return 100 + 50*float64(i) }), math.NaN()},

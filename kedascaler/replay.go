@@ -44,6 +44,10 @@ type ReplayOptions struct {
 	// (e.g. the shorter scale-down window deploy/kubernetes recommends,
 	// since the scaler already stabilises falls itself).
 	PredictiveHPA *HPAModel
+	// NoReplicas hides the predictive HPA's replica count from the scaler
+	// (Options.Replicas unset), so it serves the guarded forecast without
+	// placing it for the HPA's tolerance band.
+	NoReplicas bool
 	// Forecaster is the predictive scaler's forecaster; required.
 	Forecaster Forecaster
 	// Trace, when set, receives every step of the surge day.
@@ -178,6 +182,10 @@ func Replay(ctx context.Context, o ReplayOptions) (ReplayResult, error) {
 	clock := &replayClock{}
 	so2 := DefaultOptions()
 	so2.History, so2.Forecaster, so2.Now, so2.Registerer, so2.Logger = lt, o.Forecaster, clock.now, nil, o.Logger
+	var predictive *hpaSim
+	if !o.NoReplicas {
+		so2.Replicas = ReplicasFunc(func(context.Context, string, string) (int, error) { return predictive.replicas, nil })
+	}
 	sc, err := New(so2)
 	if err != nil {
 		return ReplayResult{}, fmt.Errorf("replay: %w", err)
@@ -194,7 +202,7 @@ func Replay(ctx context.Context, o ReplayOptions) (ReplayResult, error) {
 	if o.PredictiveHPA != nil {
 		ph = *o.PredictiveHPA
 	}
-	predictive := newHPASim(ph, o.TargetPerReplica)
+	predictive = newHPASim(ph, o.TargetPerReplica)
 	first := lt.index(dayStart)
 	init := int(math.Ceil(load[first] / o.TargetPerReplica))
 	reactive.start(dayStart, init)

@@ -17,7 +17,8 @@ type Decision struct {
 	// Time is the evaluation time (from Options.Now).
 	Time time.Time
 	// Value is what KEDA is served: the forecast peak (or the current
-	// value on fallback) after the guards.
+	// value on fallback) after the guards, placed for the HPA's tolerance
+	// band when the replica count is known (GuardDeadBand).
 	Value float64
 	// Peak is the raw forecast peak, NaN when no forecast was made.
 	Peak float64
@@ -38,7 +39,13 @@ type Decision struct {
 	Guards []string
 	// Model names the forecaster's model, when one answered.
 	Model string
-	// Active is Value > activationThreshold.
+	// Guarded is the value after the guards, before it was placed for the
+	// HPA's tolerance band; Value equals it unless GuardDeadBand acted.
+	Guarded float64
+	// Replicas is the HPA's replica count when Options.Replicas or the
+	// object's replicasQuery told it, else 0.
+	Replicas int
+	// Active is Guarded > activationThreshold.
 	Active bool
 }
 
@@ -54,6 +61,7 @@ type objState struct {
 	spec     Spec
 	hist     []telemetry.Point
 	guard    guard
+	preds    []prediction // forecasts of the last lead time, oldest first
 	dec      Decision
 	evalOnce bool
 }
@@ -140,7 +148,7 @@ func (s *Scaler) Evaluate(ctx context.Context, namespace, name string, md map[st
 	if err != nil {
 		return Decision{}, err
 	}
-	st := s.state(namespace, name, md, spec)
+	st := s.state(namespace, name, md, s.effectiveSpec(spec))
 	st.mtx.Lock()
 	defer st.mtx.Unlock()
 	now := s.opts.Now()
@@ -155,11 +163,38 @@ func (s *Scaler) Evaluate(ctx context.Context, namespace, name string, md map[st
 	return dec, nil
 }
 
+// effectiveSpec settles the defaults that depend on the scaler's options.
+//
+// The horizon: capacity ordered now serves from one lead time on, and the
+// scaler decides again at every evaluation, so a rise further ahead can
+// still be ordered in time later. A longer horizon only orders it earlier,
+// paying for replicas before their load (a daily surge the model knows is
+// provisioned the whole horizon early) and for the horizon's widest error
+// band all the time; one forecast step past the lead time keeps the step
+// that contains it covered. That holds when the scaler knows the replica
+// count and places its value for the HPA's tolerance band. Without the
+// count, any value within the tolerance (10%) of the current capacity
+// moves nothing, and the 15-minute peak's wider band is what gets replicas
+// added at all in a slow rise (the replay loses up to half its gain with
+// the short horizon and no placement), so the default stays 15m there.
+// The choice depends on configuration only, never on one evaluation's
+// success, so a model is not refitted for a flapping horizon.
+func (s *Scaler) effectiveSpec(sp Spec) Spec {
+	if sp.horizonUnset && (s.opts.Replicas != nil || sp.ReplicasQuery != "") {
+		sp.Horizon = sp.LeadTime + sp.Step
+	}
+	return sp
+}
+
 // evaluate runs one evaluation; st.mtx is held.
 func (s *Scaler) evaluate(ctx context.Context, st *objState, now time.Time) (Decision, error) {
 	sp := st.spec
 	s.m.evals.Inc()
 	dec := Decision{Time: now, Peak: math.NaN(), Floor: math.NaN(), Ramp: math.NaN()}
+	// expected is the load the scaler expects without any quantile margin:
+	// the mean forecast's peak, the freshest value or the ramp, whichever
+	// is highest; it prices the step out of the HPA's dead band.
+	expected := math.NaN()
 	if err := s.refresh(ctx, st, now); err != nil {
 		if ctx.Err() != nil {
 			return Decision{}, ctx.Err()
@@ -179,9 +214,12 @@ func (s *Scaler) evaluate(ctx context.Context, st *objState, now time.Time) (Dec
 		dec.Fallback = FallbackStaleData
 	}
 	if dec.Fallback == "" {
-		peak, floor, model, reason, err := s.forecastPeak(ctx, st, now)
+		peak, floor, meanPeak, model, reason, err := s.forecastPeak(ctx, st, now)
 		if err != nil {
 			return Decision{}, err
+		}
+		if reason == "" {
+			expected = meanPeak
 		}
 		dec.Peak, dec.Model, dec.Fallback = peak, model, reason
 		dec.Floor = floor
@@ -210,21 +248,74 @@ func (s *Scaler) evaluate(ctx context.Context, st *objState, now time.Time) (Dec
 		if len(fr) == 0 {
 			fr = st.hist
 		}
-		if r := rampValue(fr, st.hist, now, sp.LeadTime, sp.LeadTime); r > raw {
-			dec.Ramp, raw = r, r
-			dec.Guards = append(dec.Guards, GuardRamp)
+		// Only a surprise is extrapolated: when the freshest value is
+		// within what the forecast of one lead time ago expected for it,
+		// the model is following the rise on its own (a surge it has seen
+		// on earlier days) and its slope on top of the model's path would
+		// provision for the same rise twice (see objState.predicted).
+		newest := fr[len(fr)-1]
+		if pv, ok := st.predicted(now, sp.LeadTime, newest.T); !ok || newest.V > pv {
+			if r := rampValue(fr, st.hist, now, sp.LeadTime, sp.LeadTime); r > raw {
+				dec.Ramp, raw = r, r
+				dec.Guards = append(dec.Guards, GuardRamp)
+				expected = max(expected, r)
+			}
 		}
 	} else {
 		s.m.fallbacks.WithLabelValues(dec.Fallback).Inc()
 	}
 	v, acted := st.guard.apply(now, raw, sp)
-	dec.Value, dec.Guards = v, append(dec.Guards, acted...)
+	dec.Value, dec.Guarded, dec.Guards = v, v, append(dec.Guards, acted...)
+	if dec.Replicas = s.replicas(ctx, st, now); dec.Replicas > 0 {
+		if math.IsNaN(expected) { // a fallback: no forecast
+			expected = dec.Current
+		}
+		expected = max(expected, dec.Current)
+		if sv := shapeForBand(v, expected, sp.Quantile, sp.TargetValue, sp.HPATolerance, dec.Replicas); sv != v {
+			dec.Value = sv
+			dec.Guards = append(dec.Guards, GuardDeadBand)
+		}
+	}
 	for _, g := range dec.Guards {
 		s.m.guards.WithLabelValues(g).Inc()
 	}
-	dec.Active = dec.Value > sp.ActivationThreshold
+	dec.Active = dec.Guarded > sp.ActivationThreshold
 	s.m.served.WithLabelValues(st.namespace, st.name).Set(dec.Value)
 	return dec, nil
+}
+
+// replicasMaxAge is how old the newest point of Spec.ReplicasQuery may
+// be: a replica count is only useful while it is the HPA's current one,
+// and kube-state-metrics is scraped every 15-30 s.
+const replicasMaxAge = time.Minute
+
+// replicas returns the object's current replica count from
+// Options.Replicas, else from Spec.ReplicasQuery; 0 means unknown (no
+// source, an error, no recent point, or a count below one).
+func (s *Scaler) replicas(ctx context.Context, st *objState, now time.Time) int {
+	var n int
+	var err error
+	switch {
+	case s.opts.Replicas != nil:
+		n, err = s.opts.Replicas.Replicas(ctx, st.namespace, st.name)
+	case st.spec.ReplicasQuery != "":
+		var pts []telemetry.Point
+		q := Query{Kind: QueryPromQL, Expr: st.spec.ReplicasQuery}
+		step := min(max(st.spec.RecentStep, minStep), replicasMaxAge/2)
+		pts, err = s.opts.History.Range(ctx, q, now.Add(-replicasMaxAge), now, step)
+		if k := len(pts); err == nil && k > 0 && now.Sub(time.UnixMilli(pts[k-1].T)) <= replicasMaxAge && pts[k-1].V >= 1 && pts[k-1].V < 1e9 {
+			n = int(math.Round(pts[k-1].V))
+		}
+	default:
+		return 0
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			s.opts.Logger.Debug("kedascaler replicas", "object", st.key, "err", err)
+		}
+		return 0
+	}
+	return max(n, 0)
 }
 
 // forecastPeak asks the forecaster and reduces its band to the peak of the
@@ -236,7 +327,7 @@ func (s *Scaler) evaluate(ctx context.Context, st *objState, now time.Time) (Dec
 // serving "at least the current value" keeps the model's headroom. A
 // non-empty reason means the forecast must not be used; err is only the
 // context's.
-func (s *Scaler) forecastPeak(ctx context.Context, st *objState, now time.Time) (peak, floor float64, model, reason string, err error) {
+func (s *Scaler) forecastPeak(ctx context.Context, st *objState, now time.Time) (peak, floor, meanPeak float64, model, reason string, err error) {
 	sp := st.spec
 	nan := math.NaN()
 	last := st.hist[len(st.hist)-1]
@@ -245,40 +336,44 @@ func (s *Scaler) forecastPeak(ctx context.Context, st *objState, now time.Time) 
 	})
 	if ferr != nil {
 		if ctx.Err() != nil {
-			return 0, 0, "", "", ctx.Err()
+			return 0, 0, 0, "", "", ctx.Err()
 		}
 		s.opts.Logger.Warn("kedascaler forecast", "object", st.key, "err", ferr)
-		return nan, nan, "", FallbackFitError, nil
+		return nan, nan, nan, "", FallbackFitError, nil
 	}
 	if band == nil {
-		return nan, nan, "", FallbackFitError, nil
+		return nan, nan, nan, "", FallbackFitError, nil
 	}
 	model = band.Model
 	if !band.FittedAt.IsZero() && now.Sub(band.FittedAt) > sp.MaxFitAge {
-		return nan, nan, model, FallbackStaleFit, nil
+		return nan, nan, nan, model, FallbackStaleFit, nil
 	}
 	n := len(band.Times)
 	if len(band.Value) != n || len(band.Mean) != n || len(band.Lower) != n || len(band.Upper) != n {
-		return nan, nan, model, FallbackFitError, nil
+		return nan, nan, nan, model, FallbackFitError, nil
 	}
 	end := now.Add(sp.Horizon)
 	observed := time.UnixMilli(last.T)
-	peak = math.Inf(-1)
+	peak, meanPeak = math.Inf(-1), math.Inf(-1)
 	width := 0.0
 	seen := false
+	var path []telemetry.Point // the part a lookup one lead time later can reach
 	for i, t := range band.Times {
 		if !t.After(observed) || t.After(end) {
 			continue
 		}
 		v, mu := band.Value[i], band.Mean[i]
 		if math.IsNaN(v) || math.IsInf(v, 0) || math.IsNaN(mu) || math.IsInf(mu, 0) {
-			return nan, nan, model, FallbackFitError, nil
+			return nan, nan, nan, model, FallbackFitError, nil
 		}
 		if !seen {
 			floor = last.V + max(0, v-mu)
 		}
 		seen = true
-		peak = max(peak, v)
+		peak, meanPeak = max(peak, v), max(meanPeak, mu)
+		if len(path) < maxPredictionSteps && !t.After(now.Add(sp.LeadTime+sp.Step)) {
+			path = append(path, telemetry.Point{T: t.UnixMilli(), V: v})
+		}
 		w := band.Upper[i] - band.Lower[i]
 		switch {
 		case math.IsNaN(w) || math.IsInf(w, 0):
@@ -288,12 +383,15 @@ func (s *Scaler) forecastPeak(ctx context.Context, st *objState, now time.Time) 
 		}
 	}
 	if !seen {
-		return nan, nan, model, FallbackFitError, nil
+		return nan, nan, nan, model, FallbackFitError, nil
 	}
 	if width > sp.MaxRelativeWidth {
-		return peak, floor, model, FallbackUnsure, nil
+		return peak, floor, meanPeak, model, FallbackUnsure, nil
 	}
-	return peak, floor, model, "", nil
+	if sp.LeadTime > 0 {
+		st.remember(now, path, sp.LeadTime)
+	}
+	return peak, floor, meanPeak, model, "", nil
 }
 
 // refresh brings st.hist up to now, fetching only what is new when the

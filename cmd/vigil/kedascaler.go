@@ -23,15 +23,26 @@ func newEvalScalerCmd() *cobra.Command {
 		asJSON    bool
 	)
 	c := &cobra.Command{
-		Use:   "scaler [--recurring] [--seed N] [--json]",
+		Use:   "scaler [--recurring] [--seed N] [--no-replicas] [--json]",
 		Short: "Replay a simulated traffic surge under a reactive HPA and under Vigil's KEDA scaler",
 		Long: `Simulate the shop (sim) for --history-days days of normal traffic and a
 surge day on which edge traffic triples at --onset-hour (sim's traffic-surge
 scenario), then run two autoscalers on the --service request rate every 15 s:
 a reactive HPA on the observed rate, and the same HPA on the KEDA scaler's
-served value (forecast peak over 15 minutes, quantile 0.9, default guards;
-the last minutes re-read at 15 s and a significant rise extrapolated over a
-2-minute lead time).
+served value, evaluated through the real scaler with its default metadata:
+
+  - the forecast peak at quantile 0.9 over a horizon of the lead time plus
+    one forecast step (3 minutes), never below the freshest value;
+  - the last minutes re-read at 15 s; a rise that stands out of the noise
+    and that the forecast made one lead time (2 minutes) earlier did not
+    expect is extrapolated over the lead time, at the pace of its freshest
+    minute when that is slower;
+  - the value placed for the HPA's 10% tolerance band, knowing its replica
+    count: at the top of the wanted replica bucket on a rise, the bottom on
+    a fall, the middle when the count fits; when the wanted count is inside
+    the band, the smallest step that clears it is taken only when its cost
+    in replicas is below the expected shortfall it saves, priced at
+    1/(1-quantile) per replica short (--no-replicas turns this off).
 
 The HPA model uses Kubernetes' documented defaults: 15 s sync, 10%
 tolerance, 300 s scale-down stabilisation, scale-up at most max(4 pods,
@@ -79,6 +90,7 @@ same surge on every history day, so the forecaster can learn it.
 	f.StringVar(&o.Service, "service", o.Service, "simulated service whose request rate is the load")
 	f.Float64Var(&o.TargetPerReplica, "target", o.TargetPerReplica, "requests/s one replica carries (the ScaledObject's targetValue)")
 	f.BoolVar(&recurring, "recurring", false, "inject the same surge on every history day too")
+	f.BoolVar(&o.NoReplicas, "no-replicas", false, "hide the HPA's replica count from the scaler (no placing for the tolerance band)")
 	f.BoolVar(&asJSON, "json", false, "print JSON instead of a table")
 	return c
 }

@@ -38,12 +38,21 @@ func TestEvalScalerFlags(t *testing.T) {
 
 func TestEvalScalerJSON(t *testing.T) {
 	if testing.Short() {
-		t.Skip("simulates five days")
+		t.Skip("simulates three days")
 	}
+	for _, extra := range [][]string{nil, {"--no-replicas"}} {
+		t.Run(strings.Join(append([]string{"flags"}, extra...), " "), func(t *testing.T) {
+			evalScalerJSON(t, extra...)
+		})
+	}
+}
+
+func evalScalerJSON(t *testing.T, extra ...string) {
+	t.Helper()
 	root := newRootCmd()
 	var out bytes.Buffer
 	root.SetOut(&out)
-	root.SetArgs([]string{"eval", "scaler", "--history-days", "2", "--json"})
+	root.SetArgs(append([]string{"eval", "scaler", "--history-days", "2", "--json"}, extra...))
 	if err := root.Execute(); err != nil {
 		t.Fatal(err)
 	}
