@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -16,8 +15,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/vigilops/vigil/act"
 	"github.com/vigilops/vigil/act/audit"
@@ -330,25 +327,9 @@ func (s *actStage) kubeClient() (dynamic.Interface, []string, error) {
 		}
 		return demoCluster(sm.Topology()), []string{demoNamespace}, nil
 	}
-	var rc *rest.Config
-	var err error
-	switch {
-	case cfg.Kubeconfig != "":
-		rc, err = clientcmd.BuildConfigFromFlags("", cfg.Kubeconfig)
-		if err != nil {
-			return nil, nil, fmt.Errorf("act stage: kubeconfig %s: %w", cfg.Kubeconfig, err)
-		}
-	case os.Getenv("KUBERNETES_SERVICE_HOST") != "" && os.Getenv("KUBERNETES_SERVICE_PORT") != "":
-		rc, err = rest.InClusterConfig()
-		if err != nil {
-			return nil, nil, fmt.Errorf("act stage: in-cluster config: %w", err)
-		}
-	default:
-		return nil, nil, nil
-	}
-	client, err := dynamic.NewForConfig(rc)
-	if err != nil {
-		return nil, nil, fmt.Errorf("act stage: kube client: %w", err)
+	client, err := kubeDynamic("act stage", cfg.Kubeconfig)
+	if err != nil || client == nil {
+		return nil, nil, err
 	}
 	return client, cfg.Namespaces, nil
 }

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"k8s.io/client-go/dynamic"
 
 	"github.com/vigilops/vigil/config"
 	"github.com/vigilops/vigil/forecast"
@@ -69,7 +70,11 @@ type kedaScalerDeps struct {
 	// Metrics is the series store, for history "store".
 	Metrics *metricstore.Store
 	// Now is the evaluation clock.
-	Now        func() time.Time
+	Now func() time.Time
+	// KubeClient, when set, is the cluster the replica counts are read
+	// from (tests); otherwise kedascaler.kubeconfig or the in-cluster
+	// service account, per kedascaler.replicas.
+	KubeClient dynamic.Interface
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 }
@@ -124,6 +129,21 @@ func newKEDAScalerStage(d kedaScalerDeps) (*kedaScalerStage, error) {
 	o.MinEvalInterval = time.Duration(c.MinEvalInterval)
 	o.MaxObjects = c.MaxObjects
 	o.Logger, o.Registerer = d.Logger, d.Registerer
+	if c.Replicas != config.KEDAReplicasOff {
+		client := d.KubeClient
+		if client == nil {
+			var err error
+			if client, err = kubeDynamic("kedascaler", c.Kubeconfig); err != nil {
+				return nil, err
+			}
+		}
+		switch {
+		case client != nil:
+			o.Replicas = newKubeReplicas(client, d.Logger, c.MaxObjects)
+		case c.Replicas == config.KEDAReplicasKube:
+			return nil, errors.New("kedascaler: replicas kube needs kedascaler.kubeconfig or an in-cluster service account")
+		}
+	}
 	sc, err := kedascaler.New(o)
 	if err != nil {
 		return nil, fmt.Errorf("kedascaler: %w", err)

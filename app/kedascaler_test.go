@@ -26,7 +26,7 @@ import (
 func ksConfig() config.KEDAScaler {
 	return config.KEDAScaler{Listen: "127.0.0.1:0", History: config.KEDAHistoryStore,
 		StreamInterval: config.Duration(15 * time.Second), MinEvalInterval: config.Duration(10 * time.Second),
-		MaxObjects: 1000, RefitEvery: config.Duration(24 * time.Hour)}
+		MaxObjects: 1000, RefitEvery: config.Duration(24 * time.Hour), Replicas: config.KEDAReplicasAuto}
 }
 
 // ksDaily is the request rate of the synthetic shop: 50/s at night, 150/s
@@ -36,9 +36,9 @@ func ksDaily(t time.Time) float64 {
 	return 100 - 50*math.Cos(2*math.Pi*(h-3)/24)
 }
 
-// startKEDAScaler starts the stage over a series store holding four days
-// of ksDaily per minute and returns a client and the evaluation time.
-func startKEDAScaler(t *testing.T) (*kedaScalerStage, pb.ExternalScalerClient, *grpc.ClientConn, time.Time) {
+// ksStore is a series store holding four days of ksDaily per minute,
+// ending on day four at 10:00 while the load rises, and that end time.
+func ksStore(t *testing.T) (*metricstore.Store, time.Time) {
 	t.Helper()
 	mo := metricstore.DefaultOptions()
 	mo.Logger = nil
@@ -49,14 +49,20 @@ func startKEDAScaler(t *testing.T) (*kedaScalerStage, pb.ExternalScalerClient, *
 	start := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
 	ls := telemetry.LabelsFromStrings("__name__", "shop_requests_per_second", "service", "frontend")
 	var samples []telemetry.Sample
-	// Data ends on day four at 10:00, while the load rises.
 	const minutes = 3*1440 + 600
 	for i := 0; i <= minutes; i++ {
 		ts := start.Add(time.Duration(i) * time.Minute)
 		samples = append(samples, telemetry.Sample{Labels: ls, T: ts.UnixMilli(), V: ksDaily(ts)})
 	}
 	st.Append(samples)
-	now := start.Add(minutes * time.Minute)
+	return st, start.Add(minutes * time.Minute)
+}
+
+// startKEDAScaler starts the stage over ksStore and returns a client and
+// the evaluation time.
+func startKEDAScaler(t *testing.T) (*kedaScalerStage, pb.ExternalScalerClient, *grpc.ClientConn, time.Time) {
+	t.Helper()
+	st, now := ksStore(t)
 	s, err := newKEDAScalerStage(kedaScalerDeps{Config: ksConfig(), Metrics: st, Now: func() time.Time { return now },
 		Registerer: prometheus.NewRegistry()})
 	if err != nil {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"net/url"
+	"os"
 	"time"
 )
 
@@ -29,12 +30,30 @@ type KEDAScaler struct {
 	MaxObjects int `yaml:"max_objects"`
 	// RefitEvery is the refit cadence of each object's forecast model.
 	RefitEvery Duration `yaml:"refit_every"`
+	// Replicas is where the scaler learns each ScaledObject's current
+	// replica count, which lets it place the served value where the HPA's
+	// tolerance band acts: "kube" reads the scale target's /scale
+	// subresource through the Kubernetes API (kubeconfig, or the in-cluster
+	// service account), "off" never asks, and "auto" (the default) reads it
+	// when Vigil runs in a cluster or kubeconfig is set. A ScaledObject's
+	// replicasQuery metadata is used when this is off or there is no cluster.
+	Replicas string `yaml:"replicas"`
+	// Kubeconfig is the kubeconfig file for replicas "kube" or "auto"
+	// outside a cluster; empty uses the in-cluster service account.
+	Kubeconfig string `yaml:"kubeconfig"`
 }
 
 // History sources of the KEDA scaler.
 const (
 	KEDAHistoryStore      = "store"
 	KEDAHistoryPrometheus = "prometheus"
+)
+
+// Replica-count sources of the KEDA scaler.
+const (
+	KEDAReplicasAuto = "auto"
+	KEDAReplicasKube = "kube"
+	KEDAReplicasOff  = "off"
 )
 
 func defaultKEDAScaler() KEDAScaler {
@@ -44,6 +63,7 @@ func defaultKEDAScaler() KEDAScaler {
 		MinEvalInterval: Duration(10 * time.Second),
 		MaxObjects:      1000,
 		RefitEvery:      Duration(24 * time.Hour),
+		Replicas:        KEDAReplicasAuto,
 	}
 }
 
@@ -86,5 +106,17 @@ func (k *KEDAScaler) validate(add func(key, format string, args ...any)) {
 	}
 	if d := time.Duration(k.RefitEvery); d < time.Minute || d > 30*24*time.Hour {
 		add("kedascaler.refit_every", "%s is outside 1m..30d", k.RefitEvery)
+	}
+	switch k.Replicas {
+	case KEDAReplicasAuto, KEDAReplicasKube, KEDAReplicasOff:
+	default:
+		add("kedascaler.replicas", "%q is not one of auto, kube, off", k.Replicas)
+	}
+	if k.Kubeconfig != "" {
+		if k.Replicas == KEDAReplicasOff {
+			add("kedascaler.kubeconfig", "is set but kedascaler.replicas is off")
+		} else if _, err := os.Stat(k.Kubeconfig); err != nil {
+			add("kedascaler.kubeconfig", "%s", err)
+		}
 	}
 }

@@ -39,6 +39,12 @@ func TestKEDAScalerValidate(t *testing.T) {
 		{"eval interval", func(k *KEDAScaler) { k.MinEvalInterval = Duration(-time.Second) }, "kedascaler.min_eval_interval"},
 		{"max objects", func(k *KEDAScaler) { k.MaxObjects = 0 }, "kedascaler.max_objects: 0 is outside"},
 		{"refit", func(k *KEDAScaler) { k.RefitEvery = Duration(time.Second) }, "kedascaler.refit_every"},
+		{"unknown replicas", func(k *KEDAScaler) { k.Replicas = "hpa" }, `kedascaler.replicas: "hpa" is not one of auto, kube, off`},
+		{"replicas kube", func(k *KEDAScaler) { k.Replicas = KEDAReplicasKube }, ""},
+		{"missing kubeconfig", func(k *KEDAScaler) { k.Kubeconfig = filepath.Join(t.TempDir(), "nope") }, "kedascaler.kubeconfig:"},
+		{"kubeconfig while off", func(k *KEDAScaler) {
+			k.Replicas, k.Kubeconfig = KEDAReplicasOff, filepath.Join(t.TempDir(), "kc")
+		}, "kedascaler.kubeconfig: is set but kedascaler.replicas is off"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -58,7 +64,8 @@ func TestKEDAScalerValidate(t *testing.T) {
 func TestKEDAScalerDefaults(t *testing.T) {
 	k := defaultKEDAScaler()
 	if k.Enabled() || k.History != KEDAHistoryStore || time.Duration(k.StreamInterval) != 15*time.Second ||
-		time.Duration(k.MinEvalInterval) != 10*time.Second || k.MaxObjects != 1000 || time.Duration(k.RefitEvery) != 24*time.Hour {
+		time.Duration(k.MinEvalInterval) != 10*time.Second || k.MaxObjects != 1000 || time.Duration(k.RefitEvery) != 24*time.Hour ||
+		k.Replicas != KEDAReplicasAuto || k.Kubeconfig != "" {
 		t.Fatalf("defaults %+v", k)
 	}
 }
