@@ -1,14 +1,13 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -16,9 +15,8 @@ import (
 	"k8s.io/client-go/dynamic"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/vigilops/vigil/config"
+	"github.com/vigilops/vigil/internal/syncbuf"
 	"github.com/vigilops/vigil/metricstore"
 )
 
@@ -64,24 +62,6 @@ func replicaCluster() dynamic.Interface {
 		objs...)
 }
 
-// lockedBuffer is a log sink the reader may write from any goroutine.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 func TestKubeReplicas(t *testing.T) {
 	ctx := context.Background()
 	tests := []struct {
@@ -117,7 +97,7 @@ func TestKubeReplicas(t *testing.T) {
 func TestKubeReplicasCacheAndWarnings(t *testing.T) {
 	ctx := context.Background()
 	client := replicaCluster()
-	var logs lockedBuffer
+	var logs syncbuf.Buffer
 	k := newKubeReplicas(client, slog.New(slog.NewTextHandler(&logs, nil)), 2)
 	now := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 	k.now = func() time.Time { return now }

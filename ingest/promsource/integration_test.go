@@ -3,7 +3,6 @@
 package promsource
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,31 +13,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/vigilops/vigil/internal/syncbuf"
 	"github.com/vigilops/vigil/telemetry"
 )
-
-// lockedBuffer collects the Prometheus process' output for failure
-// reports.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // startPrometheus runs a real Prometheus on loopback scraping itself
 // every second, and returns its URL once it is ready.
@@ -70,7 +50,7 @@ scrape_configs:
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	var out lockedBuffer
+	var out syncbuf.Buffer
 	cmd := exec.CommandContext(ctx, bin,
 		"--config.file="+cfg,
 		"--storage.tsdb.path="+filepath.Join(dir, "data"),

@@ -1,7 +1,6 @@
 package promsource
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -16,32 +15,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vigilops/vigil/ingest"
+	"github.com/vigilops/vigil/internal/syncbuf"
 	"github.com/vigilops/vigil/telemetry"
 )
 
 var t0 = time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)
 
-// syncBuffer is a log destination safe for the loop goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func newSource(t testing.TB, url string, mod func(*Options)) (*Source, *syncBuffer) {
+func newSource(t testing.TB, url string, mod func(*Options)) (*Source, *syncbuf.Buffer) {
 	t.Helper()
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	opts := DefaultOptions()
 	opts.URL = url
 	opts.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))

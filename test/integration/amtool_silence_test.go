@@ -25,6 +25,7 @@ import (
 	"github.com/vigilops/vigil/correlate/silence"
 	"github.com/vigilops/vigil/ingest"
 	"github.com/vigilops/vigil/ingest/amapi"
+	"github.com/vigilops/vigil/internal/syncbuf"
 	"github.com/vigilops/vigil/telemetry"
 )
 
@@ -247,7 +248,7 @@ func TestAlertmanagerParity(t *testing.T) {
 	}
 	addr := freeAddr(t)
 	cmd := exec.Command(bin, "--config.file="+cfgPath, "--storage.path="+dir, "--web.listen-address="+addr, "--cluster.listen-address=", "--log.level=warn")
-	var amLog lockedBuffer
+	var amLog syncbuf.Buffer
 	cmd.Stderr = &amLog
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vigilops/vigil/internal/syncbuf"
 )
 
 // TestPrometheusAlertsAndRemoteWrite runs a real Prometheus (Debian package)
@@ -58,7 +60,7 @@ scrape_configs:
 	}
 	prom := exec.Command(promBin, "--config.file="+filepath.Join(dir, "prometheus.yml"),
 		"--storage.tsdb.path="+filepath.Join(dir, "tsdb"), "--web.listen-address="+promAddr)
-	logBuf := &lockedBuffer{}
+	logBuf := &syncbuf.Buffer{}
 	prom.Stdout, prom.Stderr = logBuf, logBuf
 	if err := prom.Start(); err != nil {
 		t.Fatal(err)

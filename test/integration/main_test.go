@@ -11,6 +11,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/vigilops/vigil/internal/syncbuf"
 	"io"
 	"net"
 	"net/http"
@@ -18,7 +19,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -71,25 +71,8 @@ func freeAddr(t *testing.T) string {
 type vigilProc struct {
 	cmd    *exec.Cmd
 	addr   string
-	stderr *lockedBuffer
+	stderr *syncbuf.Buffer
 	done   chan struct{}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func startVigil(t *testing.T, dataDir string, extra ...string) *vigilProc {
@@ -97,7 +80,7 @@ func startVigil(t *testing.T, dataDir string, extra ...string) *vigilProc {
 	addr := freeAddr(t)
 	args := append([]string{"serve", "--data-dir", dataDir, "--listen", addr}, extra...)
 	cmd := exec.Command(vigilBin, args...)
-	p := &vigilProc{cmd: cmd, addr: addr, stderr: &lockedBuffer{}, done: make(chan struct{})}
+	p := &vigilProc{cmd: cmd, addr: addr, stderr: &syncbuf.Buffer{}, done: make(chan struct{})}
 	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

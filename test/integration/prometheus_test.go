@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vigilops/vigil/internal/syncbuf"
 )
 
 // TestPrometheusScrapesVigil runs a real Prometheus (Debian package) that
@@ -42,7 +44,7 @@ scrape_configs:
 		"--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
 		"--web.listen-address="+promAddr,
 	)
-	logBuf := &lockedBuffer{}
+	logBuf := &syncbuf.Buffer{}
 	prom.Stdout, prom.Stderr = logBuf, logBuf
 	if err := prom.Start(); err != nil {
 		t.Fatal(err)
