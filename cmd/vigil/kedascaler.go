@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -21,6 +24,7 @@ func newEvalScalerCmd() *cobra.Command {
 		o         = kedascaler.DefaultReplayOptions()
 		recurring bool
 		asJSON    bool
+		trace     bool
 	)
 	c := &cobra.Command{
 		Use:   "scaler [--recurring] [--seed N] [--no-replicas] [--json]",
@@ -54,7 +58,24 @@ Reported per window (the surge with an hour either side, and the whole
 surge day): minutes during which ready capacity was below the load, and
 replica-minutes (every pod, ready or starting). --recurring also injects the
 same surge on every history day, so the forecaster can learn it.
---json prints {"onset","surge":{...},"day":{...},"fallbacks","model"}.`,
+--json prints {"onset","surge":{...},"day":{...},"fallbacks","model"}.
+
+--trace first prints the surge window step by step (every 15 s: the load,
+what the pipeline shows, the scaler's decision, both policies' ready and
+total pods) and names why the predictive policy was short at each step where
+it was, then the minutes per cause:
+
+  released         a replica count that would have carried the load was
+                   released in the previous 10 minutes;
+  starting         enough pods exist but the new ones are not ready yet;
+  ordered-too-few  the scaler asked the HPA for more, not enough;
+  step-refused     the scaler wanted more than the current count but the
+                   HPA's tolerance band only offered a coarser step, which
+                   was judged not worth it;
+  no-signal        the scaler saw no need for more;
+
+each prefixed "surge:" in the first 15 minutes after the onset, "slow:"
+elsewhere. The causes are read off the trace after the fact.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			switch {
@@ -64,6 +85,8 @@ same surge on every history day, so the forecaster can learn it.
 				return usageError{fmt.Errorf("%s: --onset-hour %d is outside [0, 21]", cmd.CommandPath(), o.OnsetHour)}
 			case !(o.TargetPerReplica > 0):
 				return usageError{fmt.Errorf("%s: --target %g is not a positive request rate", cmd.CommandPath(), o.TargetPerReplica)}
+			case trace && asJSON:
+				return usageError{fmt.Errorf("%s: --trace prints text; it does not combine with --json", cmd.CommandPath())}
 			}
 			ctx := cmd.Context()
 			if ctx == nil {
@@ -71,9 +94,18 @@ same surge on every history day, so the forecaster can learn it.
 			}
 			o.Recurring = recurring
 			o.Forecaster = kedascaler.NewModelForecaster(forecast.DefaultOptions())
+			var steps []kedascaler.ReplayStep // one surge day at most: 5760 steps
+			if trace {
+				o.Trace = func(s kedascaler.ReplayStep) { steps = append(steps, s) }
+			}
 			res, err := kedascaler.Replay(ctx, o)
 			if err != nil {
 				return fmt.Errorf("eval scaler: %w", err)
+			}
+			if trace {
+				if err := writeScalerTrace(cmd.OutOrStdout(), steps, res, o); err != nil {
+					return fmt.Errorf("eval scaler: write trace: %w", err)
+				}
 			}
 			if asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())
@@ -92,6 +124,7 @@ same surge on every history day, so the forecaster can learn it.
 	f.BoolVar(&recurring, "recurring", false, "inject the same surge on every history day too")
 	f.BoolVar(&o.NoReplicas, "no-replicas", false, "hide the HPA's replica count from the scaler (no placing for the tolerance band)")
 	f.BoolVar(&asJSON, "json", false, "print JSON instead of a table")
+	f.BoolVar(&trace, "trace", false, "print the surge window step by step, with the cause of every under-provisioned step")
 	return c
 }
 
@@ -124,4 +157,92 @@ func writeScalerTable(w io.Writer, res kedascaler.ReplayResult) error {
 		fmt.Fprintf(tw, "fallbacks: %v\n", res.Fallbacks)
 	}
 	return tw.Flush()
+}
+
+// releaseLookback is how far back a release counts as the cause of a
+// shortfall: the HPA's default scale-down window (5 minutes) plus as long
+// again, since a released replica is only missed when the load comes back.
+const releaseLookback = 10 * time.Minute
+
+// surgePhase is how long after the onset a shortfall is counted as the
+// surge's own ramp rather than an ordinary slow rise.
+const surgePhase = 15 * time.Minute
+
+// shortCause names why the predictive policy was short at steps[i] (see
+// the --trace help), or "" when it was not short.
+func shortCause(steps []kedascaler.ReplayStep, i int, onset time.Time, target, tolerance float64) string {
+	s := steps[i]
+	if float64(s.PredictiveReady)*target >= s.Load {
+		return ""
+	}
+	d := s.Decision
+	rep := float64(d.Replicas)
+	var cause string
+	switch {
+	case released(steps, i, target):
+		cause = "released"
+	case float64(s.PredictiveTotal)*target >= s.Load:
+		cause = "starting"
+	case d.Value > rep*target*(1+tolerance):
+		cause = "ordered-too-few"
+	case d.Guarded > rep*target:
+		cause = "step-refused"
+	default:
+		cause = "no-signal"
+	}
+	if !s.Time.Before(onset) && s.Time.Before(onset.Add(surgePhase)) {
+		return "surge:" + cause
+	}
+	return "slow:" + cause
+}
+
+// released reports whether a pod count that would have carried the load of
+// steps[i] was scaled down from within releaseLookback before it.
+func released(steps []kedascaler.ReplayStep, i int, target float64) bool {
+	for j := i - 1; j >= 0 && steps[i].Time.Sub(steps[j].Time) <= releaseLookback; j-- {
+		if steps[j].PredictiveTotal > steps[j+1].PredictiveTotal && float64(steps[j].PredictiveTotal)*target >= steps[i].Load {
+			return true
+		}
+	}
+	return false
+}
+
+// writeScalerTrace prints the surge window's steps and the predictive
+// policy's under-provisioned minutes by cause.
+func writeScalerTrace(w io.Writer, steps []kedascaler.ReplayStep, res kedascaler.ReplayResult, o kedascaler.ReplayOptions) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 1, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "time\tload\tobserved\tcurrent\tpeak\tramp\tguarded\tserved\thpa\tready\tpods\treactive ready\treactive pods\t guards\t short\t")
+	minutes := map[string]float64{}
+	dt := o.HPA.SyncPeriod.Minutes()
+	for i, s := range steps {
+		if s.Time.Before(res.Surge.From) || !s.Time.Before(res.Surge.To) {
+			continue
+		}
+		d := s.Decision
+		cause := shortCause(steps, i, res.Onset, o.TargetPerReplica, o.HPA.Tolerance)
+		if cause != "" {
+			minutes[cause] += dt
+		}
+		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%d\t%d\t%d\t%d\t%d\t %s\t %s\t\n",
+			s.Time.Format("15:04:05"), s.Load, s.Observed, d.Current, d.Peak, d.Ramp, d.Guarded, d.Value,
+			d.Replicas, s.PredictiveReady, s.PredictiveTotal, s.ReactiveReady, s.ReactiveTotal,
+			strings.Join(d.Guards, ","), cause)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	causes := make([]string, 0, len(minutes))
+	total := 0.0
+	for c, m := range minutes {
+		causes = append(causes, c)
+		total += m
+	}
+	slices.Sort(causes)
+	var b strings.Builder
+	fmt.Fprintf(&b, "predictive under-provisioned minutes by cause (surge window, %.2f in all):", total)
+	for _, c := range causes {
+		fmt.Fprintf(&b, " %s %.2f", c, minutes[c])
+	}
+	_, err := fmt.Fprintln(w, b.String())
+	return err
 }
