@@ -77,30 +77,17 @@ func rampValue(pts, hist []telemetry.Point, now time.Time, window, lead time.Dur
 	}
 	last := pts[len(pts)-1]
 	cut := last.T - window.Milliseconds()
-	var n, sx, sy, sxx, sxy float64
-	for _, p := range pts {
-		if p.T < cut {
-			continue
-		}
-		x := float64(p.T-last.T) / float64(time.Minute.Milliseconds())
-		n++
-		sx += x
-		sy += p.V
-		sxx += x * x
-		sxy += x * p.V
-	}
-	den := n*sxx - sx*sx
-	if n < 4 || !(den > 0) {
+	slope := lsSlope(pts, cut, last.T, 4) // per minute
+	if math.IsNaN(slope) {
 		return math.NaN()
 	}
-	slope := (n*sxy - sx*sy) / den // per minute
 	// A ramp that is levelling off shows it first in its freshest points;
 	// carrying the whole window's slope past its end provisions for load
 	// that never comes, held for the HPA's whole scale-down window. The
 	// freshest half alone is too few points to carry a steeper slope than
 	// the window's (its noise would be extrapolated), so it can only
 	// lower the slope, never raise it.
-	if hs := lsSlope(pts, last.T-window.Milliseconds()/2, last.T); hs < slope {
+	if hs := lsSlope(pts, last.T-window.Milliseconds()/2, last.T, 3); hs < slope {
 		slope = hs
 	}
 	scale := changeScale(hist, noiseSpan)
@@ -116,8 +103,8 @@ func rampValue(pts, hist []telemetry.Point, now time.Time, window, lead time.Dur
 }
 
 // lsSlope is the least-squares slope per minute of the points in
-// [from, to]; NaN with fewer than three of them.
-func lsSlope(pts []telemetry.Point, from, to int64) float64 {
+// [from, to]; NaN with fewer than minN of them.
+func lsSlope(pts []telemetry.Point, from, to int64, minN int) float64 {
 	var n, sx, sy, sxx, sxy float64
 	for _, p := range pts {
 		if p.T < from || p.T > to {
@@ -131,7 +118,7 @@ func lsSlope(pts []telemetry.Point, from, to int64) float64 {
 		sxy += x * p.V
 	}
 	den := n*sxx - sx*sx
-	if n < 3 || !(den > 0) {
+	if n < float64(minN) || !(den > 0) {
 		return math.NaN()
 	}
 	return (n*sxy - sx*sy) / den
