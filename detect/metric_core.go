@@ -62,6 +62,10 @@ type coreParts struct {
 	// the hold-off and the recent-maximum reference: it stays high for as
 	// long as a deviation lasts, which persistence needs.
 	raw float64
+	// score is the score before the hold-off's damping: whether the point
+	// is news against the series' recent surprises, which paging asks
+	// even while the score holds off after an earlier detection.
+	score float64
 }
 
 // Tuning constants, one set for every series, expressed in points. They
@@ -215,6 +219,7 @@ func (c *metricCore) observe(x float64) float64 {
 	score := mcOneMinusExp(0.5 * r * r)
 	r0 := surOps * (1 / mcOpsRef)
 	c.last.raw = mcOneMinusExp(0.5 * r0 * r0)
+	c.last.score = score
 	if c.cool > 0 {
 		c.cool--
 		return score * 0.1

@@ -29,9 +29,11 @@ type SeriesOptions struct {
 	Threshold float64
 	// For is how long the score must stay at or above Threshold before an
 	// Anomaly is reported (default 5m, Prometheus' "for:"). An episode
-	// that is strong throughout (about 6 sigma or more, one-sided, and at
-	// least a tenth of the usual level) is reported after For/4: an
-	// outage need not wait as long as a borderline wobble.
+	// that has stayed on one side and been strong (about 6 sigma or more)
+	// for its latest For/4 is reported then, once the change is at least
+	// a tenth of the usual level: an outage need not wait as long as a
+	// borderline wobble. An episode carried by the spread view (a rise in
+	// variance) needs For plus that view's memory, 20 steps.
 	For time.Duration
 	// DeployGrace is how long after a deploy of the service the band is
 	// widened and scores damped (default 15m); DeployWiden is the factor
@@ -103,13 +105,6 @@ type SeriesScore struct {
 	Anomaly *Anomaly
 }
 
-// strongLikelihood is the likelihood (about 6 sigma) from which an
-// episode needs only a quarter of For to be reported.
-const strongLikelihood = 0.9999
-
-// strongRel is the smallest relative change that an early report needs.
-const strongRel = 0.1
-
 // bandRel is the floor of the band view's deviation as a share of the
 // usual level.
 const bandRel = 0.1
@@ -133,18 +128,21 @@ type SeriesDetector struct {
 	core metricCore
 	band seasonBand
 
-	first time.Time // first point seen: the history's start
-	grace time.Time // deploy grace ends
+	first time.Time     // first point seen: the history's start
+	step  time.Duration // between the first two points
+	grace time.Time     // deploy grace ends
 	// episode: start of the current run of anomalous points, peak values
 	epStart    time.Time
 	epPeak     float64
 	epReported bool
-	epLow      float64 // lowest likelihood of the episode
-	epRel      float64 // smallest change of the episode, relative to the usual level
-	epUp       bool    // the episode began above the expected value
-	epMixed    bool    // it has been on both sides of it since
-	// epScore is the episode's highest score before any deploy damping,
-	// rawScore the latest such score.
+	// stStart is the start of the episode's current strong run (zero
+	// when the latest point was not strong), stUp its side: see persist.
+	stStart time.Time
+	stUp    bool
+	epUp    bool // the episode began above the expected value
+	epMixed bool // it has been on both sides of it since
+	// epScore is the episode's highest score before any deploy or
+	// hold-off damping, rawScore the latest such score.
 	epScore, rawScore float64
 	// quantum is the core's resolution as of the previous point, and
 	// epQuantum the one when the current episode began.
@@ -156,6 +154,15 @@ type SeriesDetector struct {
 	// largest of the unpaged excursions before it, as of exAt, halving
 	// every exHalfLife.
 	epSur, exPend, exSur float64
+	// epAway is the highest paging surprise of the episode's points that
+	// did not move the series back toward its usual level; only that
+	// part of an episode is remembered as an excursion. A series coming back
+	// after an incident (5xx falling to nothing after a rollback, up
+	// returning to 1) surprises the views that had adapted to the
+	// incident, but the return is not the series' routine: remembered,
+	// it would hide the next occurrence for days. usual is the latest
+	// usual level (see Observe), prevV the value before the latest point.
+	epAway, usual, prevV float64
 	exPendEnd, exAt      time.Time
 	exPaged              bool
 	warnedShort          bool
@@ -210,7 +217,8 @@ func (d *SeriesDetector) Observe(t time.Time, v float64) SeriesScore {
 		// at most about 50 KiB whatever its step: seconds-resolution
 		// series go without the daily model, sub-minute ones without
 		// the weekly one.
-		d.band.setStep(t.Sub(d.first))
+		d.step = t.Sub(d.first)
+		d.band.setStep(d.step)
 		if step := t.Sub(d.first); step > 0 && step <= time.Hour {
 			if n := int(24 * time.Hour / step); n <= maxRing {
 				d.core.season[0].ring = make([]float32, n)
@@ -223,11 +231,19 @@ func (d *SeriesDetector) Observe(t time.Time, v float64) SeriesScore {
 	u := t.Unix()
 	exp, lo, hi, ok := d.band.estimate(u)
 	score := d.core.observe(v)
-	d.rawScore = score
+	d.rawScore = d.core.last.score
 	d.band.add(u, v)
 	s := SeriesScore{Score: score, Likelihood: d.core.last.raw, Drift: d.core.drift()}
 	if !ok {
 		exp, lo, hi = d.core.fast, d.core.fast-3*d.core.errAbs*1.2533, d.core.fast+3*d.core.errAbs*1.2533
+	}
+	// The usual level, which paging measures changes from (see persist):
+	// the seasonal band's; until the band is trusted, the long mean once
+	// it has seen its own span of points (1/mcLongAlpha) and so
+	// represents the level, the fast forecast before that.
+	d.usual = exp
+	if !ok && d.core.n >= int(1/mcLongAlpha) {
+		d.usual = d.core.long
 	}
 	if t.Before(d.grace) {
 		// During a deploy's grace the band is wider and the score damped
@@ -258,13 +274,21 @@ func (d *SeriesDetector) Observe(t time.Time, v float64) SeriesScore {
 	// connections that mostly reads 0 reads 1 now and then. The
 	// resolution is the one known before the episode began, so that a
 	// series that never moved (up stuck at 1) still pages when it first
-	// steps. The expected value comes from float32 rings, hence the slack.
+	// steps. That holds only while the episode keeps to one side: once a
+	// series that had never moved swings back and forth (a pool that sat
+	// at 0 for hours now flickers between 0 and 1 connections), its new
+	// resolution applies, since a step one way and back is its ordinary
+	// noise, not an outage. The expected value comes from float32 rings,
+	// hence the slack. A value outside the trusted seasonal band counts
+	// whatever its distance in steps: up reading 0 where the band, having
+	// learned an earlier outage at this hour, expects 0.994, is one step
+	// from usual in all but rounding.
 	q := d.quantum
-	if !d.epStart.IsZero() {
+	if !d.epStart.IsZero() && !d.epMixed && (v > exp) == d.epUp {
 		q = d.epQuantum
 	}
 	s.Anomalous = s.Likelihood >= d.opts.Threshold && d.core.n > 4*mcWarmup &&
-		math.Abs(v-exp) >= 0.999*q
+		(math.Abs(v-exp) >= 0.999*q || ok && (v < lo || v > hi))
 	if s.Anomalous && d.epStart.IsZero() {
 		d.epQuantum = q
 	}
@@ -285,144 +309,6 @@ func (d *SeriesDetector) Observe(t time.Time, v float64) SeriesScore {
 	}
 	d.persist(t, v, &s)
 	return s
-}
-
-// persist turns a run of anomalous points lasting For into one Anomaly.
-func (d *SeriesDetector) persist(t time.Time, v float64, s *SeriesScore) {
-	if !s.Anomalous {
-		if !d.epStart.IsZero() {
-			if d.epReported {
-				d.exPaged = true
-			}
-			d.exPend, d.exPendEnd = max(d.exPend, d.epSur), t
-		}
-		d.epStart, d.epReported, d.epPeak, d.epScore, d.epSur = time.Time{}, false, 0, 0, 0
-		return
-	}
-	// rel is the change as a share of the usual level.
-	rel := math.Abs(v-s.Expected) / (math.Abs(s.Expected) + 1e-9)
-	up := v > s.Expected
-	if d.epStart.IsZero() {
-		if d.exPend > 0 && t.Sub(d.exPendEnd) > d.opts.For {
-			if !d.exPaged {
-				d.exSur, d.exAt = max(d.pastSur(t), d.exPend), t
-			}
-			d.exPend, d.exPaged = 0, false
-		}
-		d.epStart, d.epLow, d.epRel, d.epUp, d.epMixed = t, s.Likelihood, rel, up, false
-	}
-	if s.Likelihood >= d.epPeak {
-		d.epPeak = s.Likelihood
-	}
-	d.epLow, d.epRel = min(d.epLow, s.Likelihood), min(d.epRel, rel)
-	d.epScore = max(d.epScore, d.rawScore)
-	d.epMixed = d.epMixed || up != d.epUp
-	d.epSur = max(d.epSur, mcSurprise(d.core.last.zOps))
-	// Evidence accumulates faster from a stronger deviation: an episode
-	// every point of which lies far beyond the bar (likelihood at least
-	// strongLikelihood, about 6 sigma against 4 for the bar) and away
-	// from the usual level by at least strongRel of it has shown in a
-	// quarter of For what a borderline one shows in all of it. The
-	// second condition keeps a series whose noise is tiny (a job's
-	// steady CPU) from paging early on a change nobody would act on; and
-	// only a one-sided episode (an outage, a shift, a surge) qualifies,
-	// since a rise in variance swings both ways and needs all of For to
-	// be told from noise.
-	need := d.opts.For
-	if d.epLow >= strongLikelihood && d.epRel >= strongRel && !d.epMixed {
-		need /= 4
-	}
-	// The likelihood judges against a fixed bar; an episode is reported
-	// only if it is also news against the series' own history (see
-	// news). That is what keeps a series with a
-	// routine but irregular pattern (a cron job whose runs vary in length)
-	// from paging every time.
-	if d.epReported || t.Sub(d.epStart) < need || !d.news() {
-		return
-	}
-	d.epReported = true
-	conf := math.Min(1, float64(d.core.n)/float64(10*mcWarmup))
-	if s.ShortHistory {
-		conf *= 0.7
-	}
-	name := d.opts.Metric
-	if name == "" {
-		name = "value"
-	}
-	when := "at this hour"
-	if !d.band.trusted(t) {
-		when = "recently"
-	}
-	a := Anomaly{
-		Type:       TypeMetric,
-		Service:    d.opts.Service,
-		Score:      d.epPeak,
-		Confidence: conf,
-		Explanation: fmt.Sprintf("%s %s against %s–%s usual %s", name, fmtNum(v, d.opts.Unit),
-			fmtNum(s.Lower, d.opts.Unit), fmtNum(s.Upper, d.opts.Unit), when),
-		Start: d.epStart,
-		End:   t,
-	}
-	// The kind is judged when the episode has lasted For: by then a
-	// sudden but sustained change reads as a level shift, not a spike.
-	lm := map[string]string{"kind": d.core.last.kind()}
-	if d.opts.Metric != "" {
-		lm["metric"] = d.opts.Metric
-	}
-	a.Labels = telemetry.LabelsFromMap(lm)
-	s.Anomaly = &a
-}
-
-// scoreNews reports whether the score, which judges each point against
-// the series' recent surprises, found the episode news. A rise in variance
-// breaks into several episodes, and the score spends itself (and starts
-// its hold-off) on the first of them, often before that one lasts For: so
-// a variance change counts as news while the score is holding off after
-// a recent news point. It does not count without one: a variance change
-// that the score never found news is the routine kind (a nightly job
-// whose start makes the fast forecast's errors jump although the daily
-// model expects it).
-func (d *SeriesDetector) scoreNews() bool {
-	return d.epScore >= mcHoldAt || (d.core.last.kind() == "variance_change" && d.core.cool > 0)
-}
-
-// news reports whether the episode is news against the series' own
-// history, in two ways. The score, which judges each point against the
-// series' recent surprises, must have found it news (scoreNews). And it
-// must stand out from the series' past excursions that did not page
-// (excursion memory): the score forgets a surprise within a few hundred
-// points (a couple of hours at 30s steps), so that a series with bursts
-// every hour or two finds each burst news again, while this memory is
-// kept in time (exHalfLife). Episodes separated by less than For are one
-// excursion (a burst's start and end, the swings of a variance change),
-// judged against the excursions before it. The bar is the score's
-// (mcNews); the first excursion of a series is always news.
-func (d *SeriesDetector) news() bool {
-	past := d.pastSur(d.epStart)
-	return d.scoreNews() && (past <= 0 || mcNews(d.epSur/past))
-}
-
-// mcNews reports whether a ratio r of a new surprise to the usual largest
-// one is news: whether the score's likelihood 1-exp(-r²/2) reaches
-// mcHoldAt (r above about 1.18).
-func mcNews(r float64) bool {
-	return mcOneMinusExp(0.5*r*r) >= mcHoldAt
-}
-
-// exHalfLife is how long the memory of past excursions takes to halve:
-// a day, the detector's shortest season. A routine burst every few hours
-// meets its predecessors' surprise nearly undiminished, but a fault that
-// recurs a day later meets half of it (and one that paged is not
-// remembered at all: an incident is not the series' routine).
-const exHalfLife = 24 * time.Hour
-
-// pastSur is the largest surprise of past unpaged excursions, decayed
-// to t.
-func (d *SeriesDetector) pastSur(t time.Time) float64 {
-	if d.exSur == 0 {
-		return 0
-	}
-	return d.exSur * math.Exp2(-float64(t.Sub(d.exAt))/float64(exHalfLife))
 }
 
 // bandZ is how many of the seasonal band's deviations v lies from this

@@ -142,11 +142,15 @@ func TestMetricSimCleanWeek(t *testing.T) {
 	}
 	const week = 7 * 24 * time.Hour
 	// The target is at most one false anomaly per service per week. It is
-	// missed: the bound per seed is what the detector does today (the
-	// worst service), so that the test catches any step back.
+	// met on seeds 2 and 3 and missed by one on seed 1: reports-cron's
+	// first hourly and nightly jobs in the first three hours (no history
+	// yet says they are routine), and redis' used and resident memory,
+	// two series of one signal, following a benign traffic burst larger
+	// than any before it. The bound per seed is what the detector does
+	// today (the worst service), so that the test catches any step back.
 	const target = 1
-	bounds := map[int64]int{1: 2, 2: 4}
-	for _, seed := range []int64{1, 2} {
+	bounds := map[int64]int{1: 2, 2: 0, 3: 0}
+	for _, seed := range []int64{1, 2, 3} {
 		bound := bounds[seed]
 		t.Run(fmt.Sprintf("seed%d", seed), func(t *testing.T) {
 			as, n := metricSimRun(t, seed, nil, week)
@@ -236,12 +240,14 @@ func TestMetricSimScenarios(t *testing.T) {
 	// above target, the report says so. Scenarios not listed must meet the
 	// target.
 	within := map[string]time.Duration{
-		// The deploy's grace judges checkout against its widened band:
-		// 5xx rise 2m after onset and need the full For.
-		sim.ScenarioBadDeploy: 7 * time.Minute,
-		// Memory climbs over an 8-minute ramp.
-		sim.ScenarioRedisMemory: 6*time.Minute + 30*time.Second,
-		// Only a slight p99 rise: not detected within 30 minutes.
+		// Checkout's 5xx rise 2m after onset (a minute's rollout, then a
+		// 50-second ramp seen through a one-minute rate); the deploy's
+		// grace shrinks their z by DeployWiden, so the strong run starts
+		// only at +2m30s and pages For/4 (75s, four scrapes) later.
+		sim.ScenarioBadDeploy: 4 * time.Minute,
+		// Only a 12% rise of catalog's latency quantiles, within their
+		// usual spread: not detected within 30 minutes. The fault is a
+		// log silence; the log detectors' silence check is what finds it.
 		sim.ScenarioSilence: -1,
 	}
 	start := sim.DefaultOptions().Start
