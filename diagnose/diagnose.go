@@ -12,7 +12,9 @@
 //     IQR/MAD of the normal period against the anomalous period, as BARO and
 //     n-sigma do), normalised by how far the series already strays in normal
 //     time; moments of the normal period where half the services strayed
-//     together (an unrecorded incident) are left out of it first;
+//     together (an unrecorded incident) are left out of it first; the time
+//     calls spend outside a callee (its callers' view less its own, see
+//     CallNetwork) is that callee's own evidence, like its CPU;
 //   - propagation: a personalised random walk over the anomaly-weighted call
 //     graph, which moves mass from symptoms towards anomalous dependencies and
 //     keeps it where the anomaly is not explained by anything downstream. A
@@ -60,8 +62,9 @@ var (
 type Kind string
 
 // Metric kinds. Latency, errors and availability travel from a callee to its
-// callers; traffic travels from callers to callees; cpu, memory and
-// saturation stay where they are (or reach co-located services).
+// callers; traffic travels from callers to callees; cpu, memory,
+// saturation and network stay where they are (or reach co-located
+// services).
 const (
 	KindLatency      Kind = "latency"      // higher is worse
 	KindErrors       Kind = "errors"       // error count or ratio; higher is worse
@@ -70,13 +73,14 @@ const (
 	KindCPU          Kind = "cpu"          // higher is worse
 	KindMemory       Kind = "memory"       // higher is worse
 	KindSaturation   Kind = "saturation"   // queues, pools, connections; higher is worse
+	KindNetwork      Kind = "network"      // time calls spend outside the callee, in typical calls (see CallNetwork); higher is worse
 	KindOther        Kind = "other"        // both directions
 )
 
 // direction is +1 when only rises matter, -1 when only falls, 0 for both.
 func (k Kind) direction() int {
 	switch k {
-	case KindLatency, KindErrors, KindCPU, KindMemory, KindSaturation:
+	case KindLatency, KindErrors, KindCPU, KindMemory, KindSaturation, KindNetwork:
 		return 1
 	case KindAvailability:
 		return -1
@@ -88,7 +92,7 @@ func (k Kind) direction() int {
 // measured rather than being inherited from a dependency.
 func (k Kind) local() bool {
 	switch k {
-	case KindCPU, KindMemory, KindSaturation, KindOther:
+	case KindCPU, KindMemory, KindSaturation, KindOther, KindNetwork:
 		return true
 	}
 	return false

@@ -299,11 +299,11 @@ func TestScoreSeries(t *testing.T) {
 }
 
 func TestRobustScale(t *testing.T) {
-	med, sc := robustScale([]float64{0, 0, 0, 0, 0}, 0)
+	med, sc := robustScale([]float64{0, 0, 0, 0, 0}, 0, 0.01)
 	if med != 0 || sc <= 0 {
 		t.Errorf("flat zero: median %v scale %v, want 0 and a positive floor", med, sc)
 	}
-	med, sc = robustScale([]float64{10, 11, 9, 10, 1000}, 1000)
+	med, sc = robustScale([]float64{10, 11, 9, 10, 1000}, 1000, 0.01)
 	if med != 10 || sc > 20 {
 		t.Errorf("outlier: median %v scale %v, want 10 and a scale the outlier does not blow up", med, sc)
 	}

@@ -78,7 +78,7 @@ func findDisturbance(ss []Series, normal Window, step int64, maxPoints int) dist
 			continue
 		}
 		services[s.Service] = true
-		med, scale := robustScale(slices.Clone(nv), magnitude)
+		med, scale := robustScale(slices.Clone(nv), s.Kind.unitMagnitude(magnitude), s.Kind.scaleFloor())
 		dir := s.Kind.direction()
 		for _, p := range pts {
 			if !normal.contains(p.T) || math.IsNaN(p.V) || math.IsInf(p.V, 0) {

@@ -26,9 +26,10 @@ type seriesScore struct {
 // robustScale returns the median and a robust standard deviation of xs:
 // the larger of IQR/1.349 and 1.4826·MAD, floored at 1% of the series'
 // magnitude (the larger of the median and the largest absolute value seen,
-// normal or not) so that a series flat at zero does not turn its first
-// move into an infinite score. xs is sorted in place.
-func robustScale(xs []float64, magnitude float64) (med, scale float64) {
+// normal or not; floor is that share, see Kind.scaleFloor) so that a series
+// flat at zero does not turn its first move into an infinite score. xs is
+// sorted in place.
+func robustScale(xs []float64, magnitude, floor float64) (med, scale float64) {
 	slices.Sort(xs)
 	med = quantileSorted(xs, 0.5)
 	iqr := (quantileSorted(xs, 0.75) - quantileSorted(xs, 0.25)) / 1.349
@@ -46,7 +47,7 @@ func robustScale(xs []float64, magnitude float64) (med, scale float64) {
 		sd += (x - med) * (x - med)
 	}
 	sd = math.Sqrt(sd / float64(len(xs)))
-	scale = max(iqr, mad, 0.01*max(math.Abs(med), magnitude), 1e-9)
+	scale = max(iqr, mad, floor*max(math.Abs(med), magnitude), 1e-9)
 	if iqr == 0 || mad == 0 {
 		scale = max(scale, sd)
 	}
@@ -108,7 +109,7 @@ func scoreSeries(s *Series, normal, anom Window, threshold float64, maxPoints in
 	}
 	out := seriesScore{svc: s.Service, name: s.Name, kind: s.Kind}
 	sorted := slices.Clone(nv)
-	med, scale := robustScale(sorted, magnitude)
+	med, scale := robustScale(sorted, s.Kind.unitMagnitude(magnitude), s.Kind.scaleFloor())
 	out.median = med
 	dir := s.Kind.direction()
 	devs := make([]float64, len(nv))

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vigilops/vigil/diagnose"
+	"github.com/vigilops/vigil/telemetry"
 )
 
 // Nezha case windows: a fault lasts three minutes and metrics are
@@ -44,7 +45,9 @@ type NezhaFault struct {
 // metric/ with one <pod>_metric.csv per pod, front_service.csv (the
 // frontend's success rate and latency), source_50.csv and
 // destination_50.csv (latency per call edge) and dependency.csv (the call
-// graph). This copy holds metrics only (no logs or traces).
+// graph). This copy holds metrics only (no logs or traces). Each case also
+// gets, per call edge, the time its calls spent outside the callee
+// (diagnose.CallNetwork over the two ends' latencies).
 func LoadNezha(dir string) ([]Dataset, error) {
 	days, err := os.ReadDir(dir)
 	if err != nil {
@@ -105,6 +108,7 @@ func LoadNezha(dir string) ([]Dataset, error) {
 					in.Series = cut(in.Series, other.Add(-nezhaStep), other.Add(nezhaFault+nezhaRecover))
 				}
 			}
+			in.Series = addCallNetwork(in.Series, in.Normal)
 			ds.Cases = append(ds.Cases, Case{
 				Dataset: ds.Name, Name: fmt.Sprintf("%s %s %s", f.InjectTime, f.Pod, f.Type), Group: f.Type,
 				Input: in, RootCause: podService(f.Pod),
@@ -322,4 +326,34 @@ func parseNezhaDependencies(data []byte) ([]diagnose.Edge, error) {
 
 func isIP(s string) bool {
 	return strings.Trim(s, "0123456789.") == "" && strings.Count(s, ".") == 3
+}
+
+// addCallNetwork adds, for every call edge measured at both ends, the
+// time its calls spend outside the callee (diagnose.CallNetwork): the
+// caller-side latency (source_50.csv) less the callee-side latency
+// (destination_50.csv) of the same minute, in typical calls of the case's
+// normal period.
+func addCallNetwork(ss []diagnose.Series, normal diagnose.Window) []diagnose.Series {
+	const client, server = "call_latency_source", "call_latency_destination"
+	calleeSide := map[[2]string][]telemetry.Point{}
+	for _, s := range ss {
+		if rest, ok := strings.CutPrefix(s.Name, server); ok {
+			calleeSide[[2]string{s.Service, rest}] = s.Points
+		}
+	}
+	n := len(ss)
+	for i := 0; i < n; i++ {
+		rest, ok := strings.CutPrefix(ss[i].Name, client)
+		if !ok {
+			continue
+		}
+		dst, ok := calleeSide[[2]string{ss[i].Service, rest}]
+		if !ok {
+			continue
+		}
+		if net, ok := diagnose.CallNetwork(ss[i].Service, "call_network"+rest, ss[i].Points, dst, normal); ok {
+			ss = append(ss, net)
+		}
+	}
+	return ss
 }
