@@ -37,6 +37,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -76,6 +77,15 @@ const (
 	KindNetwork      Kind = "network"      // time calls spend outside the callee, in typical calls (see CallNetwork); higher is worse
 	KindOther        Kind = "other"        // both directions
 )
+
+// Kinds lists every known Kind, for input validation and help text.
+func Kinds() []Kind {
+	return []Kind{KindLatency, KindErrors, KindAvailability, KindTraffic, KindCPU,
+		KindMemory, KindSaturation, KindNetwork, KindOther}
+}
+
+// Known reports whether k is one of Kinds.
+func (k Kind) Known() bool { return slices.Contains(Kinds(), k) }
 
 // direction is +1 when only rises matter, -1 when only falls, 0 for both.
 func (k Kind) direction() int {

@@ -122,13 +122,11 @@ func readRCAFile(path string, stdin io.Reader) (*rcaFile, error) {
 		return nil, fmt.Errorf("parse %s: %w", path, err)
 	}
 	for i, s := range f.Series {
-		switch s.Kind {
-		case diagnose.KindLatency, diagnose.KindErrors, diagnose.KindAvailability, diagnose.KindTraffic,
-			diagnose.KindCPU, diagnose.KindMemory, diagnose.KindSaturation, diagnose.KindOther:
-		case "":
+		switch {
+		case s.Kind == "":
 			f.Series[i].Kind = diagnose.KindOther
-		default:
-			return nil, fmt.Errorf("%s: series %d (%s %s): unknown kind %q", path, i, s.Service, s.Name, s.Kind)
+		case !s.Kind.Known():
+			return nil, fmt.Errorf("%s: series %d (%s %s): unknown kind %q (one of %v)", path, i, s.Service, s.Name, s.Kind, diagnose.Kinds())
 		}
 	}
 	if len(f.Edges) > 0 || len(f.External) > 0 || len(f.Hosts) > 0 {

@@ -103,6 +103,8 @@ func TestRCADiagnoseErrors(t *testing.T) {
 		{"bad json", []string{"rca", "diagnose", write("bad.json", "{")}, false, "parse"},
 		{"bad kind", []string{"rca", "diagnose", write("kind.json", `{"anomalous":{"start":"2026-01-05T10:00:00Z","end":"2026-01-05T10:10:00Z"},"series":[{"service":"a","kind":"speed"}]}`)}, false, `unknown kind "speed"`},
 		{"no window", []string{"rca", "diagnose", write("win.json", `{}`)}, false, "anomalous.start is required"},
+		// every kind the ranker knows is accepted: this one fails later, for want of points
+		{"network kind", []string{"rca", "diagnose", write("net.json", `{"anomalous":{"start":"2026-01-05T10:00:00Z","end":"2026-01-05T10:10:00Z"},"series":[{"service":"a","kind":"network"}]}`)}, false, "no data to diagnose"},
 		{"no data", []string{"rca", "diagnose", write("empty.json", `{"anomalous":{"start":"2026-01-05T10:00:00Z","end":"2026-01-05T10:10:00Z"}}`)}, false, "no data to diagnose"},
 	}
 	for _, tt := range tests {
