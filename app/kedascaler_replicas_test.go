@@ -15,13 +15,14 @@ import (
 	"k8s.io/client-go/dynamic"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 
+	"github.com/vigilops/vigil/act/kube"
 	"github.com/vigilops/vigil/config"
 	"github.com/vigilops/vigil/internal/syncbuf"
 	"github.com/vigilops/vigil/metricstore"
 )
 
 var (
-	deploymentsGVR  = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
+	deploymentsGVR  = kube.DeploymentsGVR
 	statefulSetsGVR = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "statefulsets"}
 )
 
