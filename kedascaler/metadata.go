@@ -86,9 +86,13 @@ type Spec struct {
 	// pattern needs several days).
 	Lookback time.Duration
 	// Tolerance is the hysteresis: falls smaller than this fraction of the
-	// served value are ignored (default 0.05); rises always pass (see
-	// guard.apply for why).
+	// served value are ignored (default 0.05, and 0 for an object whose
+	// replica count the scaler knows; see Scaler.effectiveSpec); rises
+	// always pass (see guard.apply for why).
 	Tolerance float64
+	// toleranceUnset records that the metadata left Tolerance to its
+	// default.
+	toleranceUnset bool
 	// Stabilization is the scale-down window: the served value only falls
 	// to the largest recommendation of this window (default 0). The HPA
 	// that KEDA drives already holds every fall for its own window (300 s
@@ -246,6 +250,8 @@ func ParseMetadata(md map[string]string, maxPoints int) (Spec, error) {
 	if n := int64(s.Lookback / s.Step); n > int64(maxPoints) {
 		return Spec{}, badKey(KeyLookback, "%s at step %s is %d points, above the limit of %d", s.Lookback, s.Step, n, maxPoints)
 	}
+	_, hasTolerance := md[KeyTolerance]
+	s.toleranceUnset = !hasTolerance
 	if s.Tolerance, err = floatKey(md, KeyTolerance, s.Tolerance, 0, 1, true); err != nil {
 		return Spec{}, err
 	}

@@ -17,6 +17,7 @@ func TestParseMetadataDefaults(t *testing.T) {
 	want.TargetValue = 12.5
 	want.MetricName = s.MetricName
 	want.horizonUnset = true
+	want.toleranceUnset = true
 	if s != want {
 		t.Fatalf("spec %+v\nwant %+v", s, want)
 	}

@@ -63,14 +63,15 @@ func changeScale(hist []telemetry.Point, span time.Duration) float64 {
 }
 
 // rampValue extrapolates a significant rise: the least-squares slope of
-// the points of the last window (at least four of them), or of its freshest
-// half when that is slower, is carried from the newest point to now + lead,
-// the time new capacity needs to serve.
-// It returns NaN when the points do not rise by more than rampSignificance
-// typical one-step changes of hist over the window (noise, a fall, or too
-// little data). A rise is extrapolated and a fall is not: over-provisioning
-// for a lead time costs little, a ramp met with yesterday's capacity is the
-// failure the scaler exists to prevent.
+// the freshest half of the last window (at least three points; the window
+// itself needs four) is carried from the newest point to now + lead, the
+// time new capacity needs to serve.
+// It returns NaN unless both the window's slope and the half's, over the
+// whole window, exceed rampSignificance typical one-step changes of hist
+// (noise, a fall, a rise that has stopped, or too little data). A rise is
+// extrapolated and a fall is not: over-provisioning for a lead time costs
+// little, a ramp met with yesterday's capacity is the failure the scaler
+// exists to prevent.
 func rampValue(pts, hist []telemetry.Point, now time.Time, window, lead time.Duration) float64 {
 	if len(pts) < 4 || window <= 0 {
 		return math.NaN()
@@ -81,19 +82,23 @@ func rampValue(pts, hist []telemetry.Point, now time.Time, window, lead time.Dur
 	if math.IsNaN(slope) {
 		return math.NaN()
 	}
-	// A ramp that is levelling off shows it first in its freshest points;
-	// carrying the whole window's slope past its end provisions for load
-	// that never comes, held for the HPA's whole scale-down window. The
-	// freshest half alone is too few points to carry a steeper slope than
-	// the window's (its noise would be extrapolated), so it can only
-	// lower the slope, never raise it.
-	if hs := lsSlope(pts, last.T-window.Milliseconds()/2, last.T, 3); hs < slope {
-		slope = hs
-	}
+	// Both the window and its freshest half must rise by more than the
+	// noise, and the pace carried is the freshest half's. A ramp that is
+	// levelling off shows it first in its freshest points, and carrying
+	// the window's slope past its end provisions for load that never
+	// comes, held for the HPA's whole scale-down window. A rise that is
+	// speeding up (the first minutes of a surge, when the window still
+	// holds flat points from before it) is underestimated by the window's
+	// slope by as much as the flat part weighs in it, and capacity ordered
+	// at that pace arrives short. The freshest half alone is too few
+	// points to be trusted as a ramp, which is why the window must confirm
+	// the rise before the half's pace is used.
+	half := lsSlope(pts, last.T-window.Milliseconds()/2, last.T, 3)
 	scale := changeScale(hist, noiseSpan)
-	if math.IsNaN(scale) || math.IsNaN(slope) || !(slope*window.Minutes() > rampSignificance*scale) {
+	if math.IsNaN(scale) || math.IsNaN(half) || !(min(slope, half)*window.Minutes() > rampSignificance*scale) {
 		return math.NaN()
 	}
+	slope = half
 	ahead := now.Sub(time.UnixMilli(last.T)) + lead
 	v := last.V + slope*ahead.Minutes()
 	if math.IsInf(v, 0) || math.IsNaN(v) {

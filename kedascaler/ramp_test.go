@@ -40,6 +40,21 @@ func TestRampValue(t *testing.T) {
 			}
 			return 140 + 2.5*float64(i-4)
 		}), 175},
+		// Flat for the first minute, 20 a minute for the last (the first
+		// minute of a surge): the window's slope (10 a minute) would
+		// order for less than the load is already climbing at; the
+		// freshest half's pace is carried (120 + 20 x 2.5).
+		{"a ramp speeding up is carried at its freshest pace", series(t0.Add(-2*time.Minute), 15*time.Second, 9, func(i int) float64 {
+			if i <= 4 {
+				return 100
+			}
+			return 100 + 5*float64(i-4)
+		}), 170},
+		// 40 a minute for the first minute, then flat: the window rose,
+		// its freshest half did not; the rise has stopped.
+		{"a rise that has stopped is not extrapolated", series(t0.Add(-2*time.Minute), 15*time.Second, 9, func(i int) float64 {
+			return 100 + 10*float64(min(i, 4))
+		}), math.NaN()},
 		{"rise within the noise is not a ramp", series(t0.Add(-2*time.Minute), 15*time.Second, 9, func(i int) float64 { return 100 + 0.25*float64(i) }), math.NaN()},
 		{"a fall is not extrapolated", series(t0.Add(-2*time.Minute), 15*time.Second, 9, func(i int) float64 { return 200 - 2.5*float64(i) }), math.NaN()},
 		{"too few points", series(t0.Add(-time.Minute), 30*time.Second, 3, func(i int) float64 { return 100 + 50*float64(i) }), math.NaN()},

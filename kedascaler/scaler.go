@@ -179,9 +179,22 @@ func (s *Scaler) Evaluate(ctx context.Context, namespace, name string, md map[st
 // the short horizon and no placement), so the default stays 15m there.
 // The choice depends on configuration only, never on one evaluation's
 // success, so a model is not refitted for a flapping horizon.
+//
+// The hysteresis (Spec.Tolerance): with the replica count known, the
+// served value is placed for the HPA's tolerance band, and a forecast that
+// falls by less than the band keeps the HPA where it is on its own (see
+// shapeForBand). A second dead band on falls in front of it only holds a
+// higher value (a passing peak of the forecast) for longer than the
+// forecast asks, which the HPA's scale-down window then holds for another
+// five minutes; so the default is 0 there. An explicit tolerance is kept.
 func (s *Scaler) effectiveSpec(sp Spec) Spec {
-	if sp.horizonUnset && (s.opts.Replicas != nil || sp.ReplicasQuery != "") {
-		sp.Horizon = sp.LeadTime + sp.Step
+	if s.opts.Replicas != nil || sp.ReplicasQuery != "" {
+		if sp.horizonUnset {
+			sp.Horizon = sp.LeadTime + sp.Step
+		}
+		if sp.toleranceUnset {
+			sp.Tolerance = 0
+		}
 	}
 	return sp
 }

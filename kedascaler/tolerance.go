@@ -55,9 +55,18 @@ const bandMargin = 0.01
 //     the choice is between staying short and that coarser step, and
 //     stayIsCheaper weighs the two (staying still serves the bucket's top,
 //     which the HPA ignores).
-//   - w < cur: serve the bottom of the bucket, so that capacity the
-//     forecast no longer needs is released as soon as the HPA's own rules
-//     (the band, its scale-down window) allow, never below w.
+//   - w < cur and want itself below the band: serve the bottom of the
+//     bucket, so that capacity the forecast no longer needs is released as
+//     soon as the HPA's own rules (its scale-down window) allow, never
+//     below w.
+//   - w < cur but want inside the band: serve cur*target, as for w == cur.
+//     The HPA reading want itself would keep cur. Moving the value to the
+//     bottom of w's bucket only to push it out of the band releases a
+//     replica the forecast still puts within the tolerance, and getting it
+//     back when the load rises again costs more than that replica: a rise
+//     out of the band is a step of about tolerance*cur+1 replicas, and the
+//     HPA's scale-down window then holds it for minutes. This holds for
+//     any workload behind an HPA with a tolerance, whatever its size.
 //   - w == cur: serve cur*target, the middle of the band, so that noise in
 //     the forecast does not move the HPA.
 //
@@ -81,7 +90,7 @@ func shapeForBand(want, expected, q, target, tolerance float64, cur int) float64
 			return v
 		}
 		return (step - bandMargin) * target
-	case w < c:
+	case w < c && want < (1-tolerance)*c*target:
 		return (max(w, 1) - 1 + bandMargin) * target
 	}
 	return c * target

@@ -27,6 +27,8 @@ func TestShapeForBand(t *testing.T) {
 		{"rise inside the band, only the quantile above capacity: stay (bucket top, ignored)", 104, 99, 10, 109.9},
 		{"same bucket: middle of the band", 96, 90, 10, 100},
 		{"fall: bottom of its bucket", 71, 70, 10, 70.1},
+		{"fall inside the band whose bucket bottom clears it: middle of the band", 91, 90, 10, 100},
+		{"fall just out of the band: bottom of its bucket", 89.9, 88, 10, 80.1},
 		{"fall to one replica", 3, 2, 10, 0.1},
 		{"value on a bucket edge asks for that bucket", 110, 110, 10, 119.9},
 	}
@@ -43,8 +45,9 @@ func TestShapeForBand(t *testing.T) {
 // TestShapeForBandThroughHPA checks the shaped value against the HPA model
 // the replay uses (the documented algorithm): for every current count and
 // wanted value, the HPA never lands below what was wanted when it moves,
-// never moves when the count already fits, and lands exactly on the wanted
-// count whenever any value could have made it.
+// never moves when the count already fits, lands exactly on the wanted
+// count whenever any value could have made it on a rise, and on a fall
+// moves exactly when the wanted value itself is out of the band.
 func TestShapeForBandThroughHPA(t *testing.T) {
 	m := DefaultHPAModel()
 	m.ScaleUpPods, m.ScaleUpPercent = 1000, 1000 // isolate the band from the rate limits
@@ -76,8 +79,10 @@ func TestShapeForBandThroughHPA(t *testing.T) {
 					t.Fatalf("target %g cur %d want %d: the expected load is far above capacity and the HPA did not step", target, cur, w)
 				case w < cur && got < w:
 					t.Fatalf("target %g cur %d want %d: HPA went below the want (%d)", target, cur, w, got)
-				case w < cur && reachable(w) && got != w:
-					t.Fatalf("target %g cur %d want %d: HPA at %d, %d was reachable", target, cur, w, got, w)
+				case w < cur && want < (1-m.Tolerance)*float64(cur)*target && got != w:
+					t.Fatalf("target %g cur %d want %d: the want is below the band and the HPA is at %d", target, cur, w, got)
+				case w < cur && want >= (1-m.Tolerance)*float64(cur)*target && got != cur:
+					t.Fatalf("target %g cur %d want %d: the want is inside the band and the HPA moved to %d", target, cur, w, got)
 				}
 			}
 		}
@@ -329,6 +334,37 @@ func TestEvaluateRampOnlyOnSurprise(t *testing.T) {
 			}
 			if got := slices.Contains(dec.Guards, GuardRamp); got != tc.ramp || (tc.ramp && !(dec.Value > 280)) || (!tc.ramp && dec.Value > 230) {
 				t.Fatalf("decision %+v: ramp %v, want %v", dec, got, tc.ramp)
+			}
+		})
+	}
+}
+
+// TestEffectiveTolerance checks that the scaler's own hysteresis is off by
+// default only where the served value is placed for the HPA's band (the
+// replica count is known), and that an explicit tolerance is kept.
+func TestEffectiveTolerance(t *testing.T) {
+	replicas := ReplicasFunc(func(context.Context, string, string) (int, error) { return 10, nil })
+	tests := []struct {
+		name     string
+		replicas Replicas
+		meta     map[string]string
+		want     float64
+	}{
+		{"count unknown: default hysteresis", nil, md(), 0.05},
+		{"count from Options.Replicas: none", replicas, md(), 0},
+		{"count from replicasQuery: none", nil, md(KeyReplicasQuery, `kube_deployment_spec_replicas{deployment="frontend"}`), 0},
+		{"explicit tolerance kept with the count known", replicas, md(KeyTolerance, "0.05"), 0.05},
+		{"explicit tolerance kept without the count", nil, md(KeyTolerance, "0.2"), 0.2},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sp, err := ParseMetadata(tc.meta, 50000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := &Scaler{opts: Options{Replicas: tc.replicas}}
+			if got := s.effectiveSpec(sp).Tolerance; got != tc.want {
+				t.Fatalf("tolerance %g, want %g", got, tc.want)
 			}
 		})
 	}

@@ -38,15 +38,17 @@ served value, evaluated through the real scaler with its default metadata:
   - the forecast peak at quantile 0.9 over a horizon of the lead time plus
     one forecast step (3 minutes), never below the freshest value;
   - the last minutes re-read at 15 s; a rise that stands out of the noise
-    and that the forecast made one lead time (2 minutes) earlier did not
-    expect is extrapolated over the lead time, at the pace of its freshest
-    minute when that is slower;
+    over the last lead time (2 minutes) and over its freshest minute, and
+    that the forecast made one lead time earlier did not expect, is
+    extrapolated over the lead time at the pace of its freshest minute;
   - the value placed for the HPA's 10% tolerance band, knowing its replica
     count: at the top of the wanted replica bucket on a rise, the bottom on
-    a fall, the middle when the count fits; when the wanted count is inside
-    the band, the smallest step that clears it is taken only when its cost
-    in replicas is below the expected shortfall it saves, priced at
-    1/(1-quantile) per replica short (--no-replicas turns this off).
+    a fall out of the band, the middle when the count fits or the forecast
+    falls by less than the band; when the wanted count is inside the band
+    on a rise, the smallest step that clears it is taken only when its
+    cost in replicas is below the expected shortfall it saves, priced at
+    1/(1-quantile) per replica short; no hysteresis of the scaler's own on
+    top of the band (--no-replicas turns all this off).
 
 The HPA model uses Kubernetes' documented defaults: 15 s sync, 10%
 tolerance, 300 s scale-down stabilisation, scale-up at most max(4 pods,
