@@ -42,15 +42,20 @@ func (d *SeriesDetector) persist(t time.Time, v float64, s *SeriesScore) {
 			if d.epReported {
 				d.exPaged = true
 			}
-			d.exPend, d.exPendEnd = max(d.exPend, d.epAway), t
+			if !d.epHeld {
+				d.exPend, d.exPendSize = max(d.exPend, d.epAway), max(d.exPendSize, d.epSizeAway)
+			}
+			d.exPendEnd = t
 		}
-		d.epStart, d.epReported, d.epPeak, d.epScore, d.epSur, d.epAway = time.Time{}, false, 0, 0, 0, 0
+		d.epStart, d.epReported, d.epPeak, d.epScore, d.epSur, d.epAway, d.epHeld = time.Time{}, false, 0, 0, 0, 0, false
+		d.epSize, d.epSizeAway, d.epStrong = 0, 0, false
 		d.prevV = v
 		return
 	}
 	// returning: this point moved the series back toward its usual
-	// level (see epAway).
-	returning := math.Abs(v-d.usual) < math.Abs(d.prevV-d.usual)
+	// level (see epAway; level is the usual one but while the series is
+	// young, see Observe).
+	returning := math.Abs(v-d.level) < math.Abs(d.prevV-d.level)
 	d.prevV = v
 	// rel is the change as a share of the usual level (see Observe): the
 	// seasonal band's, or the long mean until the band is trusted, not
@@ -60,9 +65,12 @@ func (d *SeriesDetector) persist(t time.Time, v float64, s *SeriesScore) {
 	if d.epStart.IsZero() {
 		if d.exPend > 0 && t.Sub(d.exPendEnd) > d.opts.For {
 			if !d.exPaged {
-				d.exSur, d.exAt = max(d.pastSur(t), d.exPend), t
+				// The pending excursion has been decaying since it ended,
+				// not since the next one began.
+				f, g := d.exDecay(t), math.Exp2(-float64(t.Sub(d.exPendEnd))/float64(exHalfLife))
+				d.exSur, d.exSize, d.exAt = max(f*d.exSur, g*d.exPend), max(f*d.exSize, g*d.exPendSize), t
 			}
-			d.exPend, d.exPaged = 0, false
+			d.exPend, d.exPendSize, d.exPaged = 0, 0, false
 		}
 		d.epStart, d.stStart, d.epUp, d.epMixed = t, time.Time{}, up, false
 	}
@@ -86,9 +94,18 @@ func (d *SeriesDetector) persist(t time.Time, v float64, s *SeriesScore) {
 	// or stayed away is remembered (see epAway); nor is an excursion
 	// during a deploy's grace the series' routine: the deploy explains
 	// it, and a release that broke the service but went unpaged must not
-	// hide the next broken release.
+	// hide the next broken release. The same holds for the size, the
+	// memory's second measure (see news).
+	// While the long mean is young, the level is a plain mean of a few
+	// hours and the long-run noise still growing from zero: no episode
+	// counts as large on its own then, so none pages on its size alone
+	// and none escapes the memory (see epHeld).
+	size := (v - d.level) * (v - d.level)
+	d.epSize = max(d.epSize, size)
+	d.epStrong = d.epStrong || d.core.n >= int(1/mcLongAlpha) && d.strongSize(v)
 	if !returning && !t.Before(d.grace) {
 		d.epAway = max(d.epAway, sur)
+		d.epSizeAway = max(d.epSizeAway, size)
 	}
 	// Evidence accumulates faster from a stronger deviation: a run of
 	// points far beyond the bar (likelihood at least strongLikelihood,
@@ -121,14 +138,27 @@ func (d *SeriesDetector) persist(t time.Time, v float64, s *SeriesScore) {
 	// news). That is what keeps a series with a
 	// routine but irregular pattern (a cron job whose runs vary in length)
 	// from paging every time.
-	if d.epReported || t.Sub(d.epStart) < need || !d.news() {
+	if d.epReported || t.Sub(d.epStart) < need || !d.scoreNews() {
+		return
+	}
+	if !d.news() {
+		// An episode that the memory alone held back (it persisted, the
+		// score found it news, it was large on its own, see strongSize,
+		// and it lies outside the trusted band) is not remembered: it
+		// would have paged on its own merits, so it is no evidence of the
+		// series' routine, only of the memory. Were it remembered, a
+		// fault that recurs at the size of an earlier unpaged one would
+		// renew that memory each time and stay hidden for as long as it
+		// recurs; not remembered, the memory decays from the last
+		// excursion that was routine by some other test.
+		d.epHeld = d.epHeld || d.epStrong && d.outside(t, v, s)
 		return
 	}
 	// A report says "v against lo–hi usual at this hour"; while v lies
 	// inside the trusted band, the report would refute itself, and the
 	// episode waits for a point that does not.
 	trusted := d.band.trusted(t)
-	if trusted && v >= s.Lower && v <= s.Upper {
+	if !d.outside(t, v, s) {
 		return
 	}
 	d.epReported = true
@@ -164,6 +194,12 @@ func (d *SeriesDetector) persist(t time.Time, v float64, s *SeriesScore) {
 	s.Anomaly = &a
 }
 
+// outside reports whether v may be reported: it lies outside the trusted
+// band, or the band is not trusted yet.
+func (d *SeriesDetector) outside(t time.Time, v float64, s *SeriesScore) bool {
+	return !d.band.trusted(t) || v < s.Lower || v > s.Upper
+}
+
 // scoreNews reports whether the score, which judges each point against
 // the series' recent surprises, found the episode news; the score taken
 // is the one before the hold-off's damping, since an outage that starts
@@ -180,20 +216,35 @@ func (d *SeriesDetector) scoreNews() bool {
 	return d.epScore >= mcHoldAt || (d.core.last.kind() == "variance_change" && d.core.cool > 0)
 }
 
-// news reports whether the episode is news against the series' own
-// history, in two ways. The score, which judges each point against the
-// series' recent surprises, must have found it news (scoreNews). And it
-// must stand out from the series' past excursions that did not page
-// (excursion memory): the score forgets a surprise within a few hundred
-// points (a couple of hours at 30s steps), so that a series with bursts
-// every hour or two finds each burst news again, while this memory is
-// kept in time (exHalfLife). Episodes separated by less than For are one
+// news reports whether the episode stands out from the series' past
+// excursions that did not page (excursion memory); persist asks it only
+// of an episode that the score, which judges each point against the
+// series' recent surprises, found news (scoreNews). The score forgets a
+// surprise within a few hundred points (a couple of hours at 30s steps),
+// so that a series with bursts every hour or two finds each burst news
+// again, while this memory is kept in time (exHalfLife). Episodes separated by less than For are one
 // excursion (a burst's start and end, the swings of a variance change),
 // judged against the excursions before it. The bar is the score's
 // (mcNews); the first excursion of a series is always news.
+//
+// The memory keeps two measures, and an episode that beats it in either
+// is news. The surprise is capped (mcZCap, about 37 sigma: 688 nats) and
+// measured against the noise of the moment, so an outage on a quiet
+// series and the next one, three times larger, both read 688: once the
+// memory holds a capped excursion, no later one can beat it by surprise.
+// The size, the squared distance from the level excursions are measured
+// from (see Observe), has no cap and no yardstick that varies with the
+// noise of the moment: a routine burst has the same size whenever it
+// comes, and an outage three times as large has nine times its size. It
+// counts only for an episode that is large on its own (see strongSize),
+// since otherwise the surprise came from tiny noise, not a large change.
 func (d *SeriesDetector) news() bool {
-	past := d.pastSur(d.epStart)
-	return d.scoreNews() && (past <= 0 || mcNews(d.epSur/past))
+	f := d.exDecay(d.epStart)
+	past := f * d.exSur
+	if past <= 0 || mcNews(d.epSur/past) {
+		return true
+	}
+	return d.epStrong && mcNews(d.epSize/(f*d.exSize+1e-300))
 }
 
 // mcNews reports whether a ratio r of a new surprise to the usual largest
@@ -217,11 +268,26 @@ func mcNews(r float64) bool {
 // incident is not the series' routine).
 const exHalfLife = 7 * 24 * time.Hour
 
-// pastSur is the largest surprise of past unpaged excursions, decayed
-// to t.
-func (d *SeriesDetector) pastSur(t time.Time) float64 {
-	if d.exSur == 0 {
+// exDecay is the factor by which the memory of past excursions has
+// decayed at t.
+func (d *SeriesDetector) exDecay(t time.Time) float64 {
+	if d.exAt.IsZero() {
 		return 0
 	}
-	return d.exSur * math.Exp2(-float64(t.Sub(d.exAt))/float64(exHalfLife))
+	return math.Exp2(-float64(t.Sub(d.exAt)) / float64(exHalfLife))
+}
+
+// strongZ2 is the squared z from which an episode counts as large on its
+// own: the z whose z²/2 is the paging surprise at which the likelihood
+// reaches strongLikelihood (21.5 nats; z about 6.6).
+var strongZ2 = 2 * mcOpsRef * math.Sqrt(-2*math.Log(1-strongLikelihood))
+
+// strongSize reports whether v lies far from the level against a
+// yardstick that cannot collapse to nothing: the series' long-run point
+// noise, its resolution, or a tenth of the level (bandRel), whichever is
+// largest, as bandZ does. Up stuck at 1 reading 0 is 10 such units away.
+func (d *SeriesDetector) strongSize(v float64) bool {
+	sd := max(1.2533*d.core.errLT, d.core.quantum, bandRel*math.Abs(d.level)) + 1e-9
+	dv := v - d.level
+	return dv*dv >= strongZ2*sd*sd
 }

@@ -166,3 +166,71 @@ func TestSeriesPageInsideBand(t *testing.T) {
 		}
 	}
 }
+
+// TestSeriesPageRecurringCapped covers the memory of unpaged excursions
+// when surprises hit their cap (about 37 sigma). A quiet series (level 1,
+// noise 0.02) has a two-point spike to 3 on day 3 at 13:00, too short to
+// page, remembered at the capped surprise. Ten-minute outages follow, at
+// hours the daily model has not seen them (it would forecast them), and
+// must page or not as listed. A recurrence of the spike's size ties with
+// it and stays quiet until the memory has decayed enough (about 1.7 days
+// at a week's half-life); one far larger pages, although its surprise
+// ties too; and a recurrence that the memory alone held back does not
+// renew the memory.
+func TestSeriesPageRecurringCapped(t *testing.T) {
+	const day = 1440
+	spike := 3*day + 13*60
+	type outage struct {
+		start int // point index (minutes)
+		level float64
+		page  bool
+	}
+	tests := []struct {
+		name    string
+		outages []outage
+	}{
+		{"same size the next night ties with the spike", []outage{{4*day + 60, 3, false}}},
+		{"far larger the next night pages", []outage{{4*day + 60, 10, true}}},
+		{"slightly larger the next night ties", []outage{{4*day + 60, 3.1, false}}},
+		// The first is held back by the memory alone; were it remembered,
+		// the second would tie with it as well.
+		{"held recurrence does not renew the memory", []outage{{4*day + 60, 3, false}, {5*day + 13*60, 3, true}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := NewSeriesDetector(DefaultSeriesOptions())
+			rng := rand.New(rand.NewPCG(21, 22))
+			paged := make([]bool, len(tc.outages))
+			for i := 0; i < 6*day; i++ {
+				v := 1 + 0.02*rng.NormFloat64()
+				if i == spike || i == spike+1 {
+					v = 3
+				}
+				in := -1
+				for k, o := range tc.outages {
+					if i >= o.start && i < o.start+10 {
+						v = o.level
+					}
+					if i >= o.start && i < o.start+30 {
+						in = k
+					}
+				}
+				s := d.Observe(mtT0.Add(time.Duration(i)*time.Minute), v)
+				if s.Anomaly == nil {
+					continue
+				}
+				if in < 0 {
+					t.Errorf("day %d %s: paged outside any outage: %s", i/day,
+						mtT0.Add(time.Duration(i)*time.Minute).Format("15:04"), s.Anomaly.Explanation)
+					continue
+				}
+				paged[in] = true
+			}
+			for k, o := range tc.outages {
+				if paged[k] != o.page {
+					t.Errorf("outage %d (day %d, to %v): paged %v, want %v", k, o.start/day, o.level, paged[k], o.page)
+				}
+			}
+		})
+	}
+}

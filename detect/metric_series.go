@@ -170,10 +170,23 @@ type SeriesDetector struct {
 	// it would hide the next occurrence for days. usual is the latest
 	// usual level (see Observe), prevV the value before the latest point.
 	epAway, usual, prevV float64
-	exPendEnd, exAt      time.Time
-	exPaged              bool
-	warnedShort          bool
-	warnedDrift          bool
+	// level is the level excursions are measured from (see Observe);
+	// mean is the plain mean of the nMean points so far that were not
+	// anomalous, kept only while the long mean is young.
+	level, mean float64
+	nMean       int
+	// epSize, epSizeAway, exPendSize and exSize are epSur, epAway, exPend
+	// and exSur for the memory's second measure, size (see news);
+	// epStrong says the episode was large on its own (see strongSize).
+	epSize, epSizeAway, exPendSize, exSize float64
+	epStrong                               bool
+	exPendEnd, exAt                        time.Time
+	exPaged                                bool
+	// epHeld says the episode met every condition to page but the
+	// memory's (see persist): it is not remembered.
+	epHeld      bool
+	warnedShort bool
+	warnedDrift bool
 }
 
 // NewSeriesDetector returns a detector for one series. Invalid options are
@@ -263,6 +276,20 @@ func (d *SeriesDetector) Observe(t time.Time, v float64) SeriesScore {
 	if !ok && d.core.n >= int(1/mcLongAlpha) {
 		d.usual = d.core.long
 	}
+	// The level that the memory of excursions measures from (see
+	// persist) is the usual one, except while the long mean is young:
+	// then the plain mean of the points so far. The fast forecast absorbs
+	// a step within a few points, so that an outage in a series' first
+	// hours would be measured as small, and its end, back to the real
+	// usual level, as an excursion of its own: remembered at the surprise
+	// cap, that end hid the same outage's recurrences for days. The early
+	// report's rel keeps the usual level: the first jobs of a cron series
+	// would page on the plain mean.
+	young := !ok && d.core.n < int(1/mcLongAlpha)
+	d.level = d.usual
+	if young {
+		d.level = d.mean
+	}
 	if t.Before(d.grace) {
 		// During a deploy's grace the band is wider and the score damped
 		// by the same factor's worth of surprise.
@@ -309,6 +336,12 @@ func (d *SeriesDetector) Observe(t time.Time, v float64) SeriesScore {
 		(math.Abs(v-exp) >= 0.999*q || ok && (v < lo || v > hi))
 	if s.Anomalous && d.epStart.IsZero() {
 		d.epQuantum = q
+	}
+	if young && !s.Anomalous {
+		// Anomalous points are kept out of the mean: learning an
+		// outage's level would make its plateau look like a return.
+		d.nMean++
+		d.mean += (v - d.mean) / float64(d.nMean)
 	}
 	d.quantum = d.core.quantum
 	span := t.Sub(d.first)
