@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -153,6 +154,23 @@ func NewHTTPClient(timeout time.Duration) *http.Client {
 			return http.ErrUseLastResponse
 		},
 	}
+}
+
+// DefaultHTTP fills the options every HTTP notifier shares: a client
+// from NewHTTPClient(timeout) when none is given (the timeout must then
+// be positive) and a discarding logger when none is given. integration
+// names the notifier in the error.
+func DefaultHTTP(integration string, client **http.Client, timeout time.Duration, logger **slog.Logger) error {
+	if *client == nil {
+		if timeout <= 0 {
+			return fmt.Errorf("%w: %s timeout %v must be positive", ErrInvalidOptions, integration, timeout)
+		}
+		*client = NewHTTPClient(timeout)
+	}
+	if *logger == nil {
+		*logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
 }
 
 // PostJSON POSTs body as JSON to url with the extra headers and classifies

@@ -94,16 +94,7 @@ func (o *Options) validate() error {
 	if !severities[o.DefaultSeverity] {
 		return fmt.Errorf("%w: pagerduty default severity %q is not critical, error, warning or info", notify.ErrInvalidOptions, o.DefaultSeverity)
 	}
-	if o.Client == nil {
-		if o.Timeout <= 0 {
-			return fmt.Errorf("%w: pagerduty timeout %v must be positive", notify.ErrInvalidOptions, o.Timeout)
-		}
-		o.Client = notify.NewHTTPClient(o.Timeout)
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
-	return nil
+	return notify.DefaultHTTP("pagerduty", &o.Client, o.Timeout, &o.Logger)
 }
 
 // Notifier sends events to PagerDuty. It is safe for concurrent use.

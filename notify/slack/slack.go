@@ -61,16 +61,7 @@ func (o *Options) validate() error {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("%w: slack webhook url must be an absolute http(s) URL", notify.ErrInvalidOptions)
 	}
-	if o.Client == nil {
-		if o.Timeout <= 0 {
-			return fmt.Errorf("%w: slack timeout %v must be positive", notify.ErrInvalidOptions, o.Timeout)
-		}
-		o.Client = notify.NewHTTPClient(o.Timeout)
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
-	return nil
+	return notify.DefaultHTTP("slack", &o.Client, o.Timeout, &o.Logger)
 }
 
 // Notifier posts to Slack. It is safe for concurrent use.

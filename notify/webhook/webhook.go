@@ -62,16 +62,7 @@ func (o *Options) validate() error {
 	if o.MaxAlerts < 0 {
 		return fmt.Errorf("%w: webhook max alerts %d is negative", notify.ErrInvalidOptions, o.MaxAlerts)
 	}
-	if o.Client == nil {
-		if o.Timeout <= 0 {
-			return fmt.Errorf("%w: webhook timeout %v must be positive", notify.ErrInvalidOptions, o.Timeout)
-		}
-		o.Client = notify.NewHTTPClient(o.Timeout)
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
-	return nil
+	return notify.DefaultHTTP("webhook", &o.Client, o.Timeout, &o.Logger)
 }
 
 // Notifier posts webhook payloads. It is safe for concurrent use.
