@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -77,25 +76,13 @@ func TestEvalForecastTable(t *testing.T) {
 
 func TestEvalForecastErrors(t *testing.T) {
 	dir := nabDir(t)
-	usage := []struct {
-		name string
-		argv []string
-		want string
-	}{
+	usage := []usageCase{
 		{"no data", []string{"eval", "forecast"}, "--data DIR is required"},
 		{"bad horizon", []string{"eval", "forecast", "--data", dir, "--horizons", "30m,x"}, `--horizons "x"`},
 		{"bad scale", []string{"eval", "forecast", "--data", dir, "--scale", "mean"}, `--scale "mean"`},
 		{"bad train", []string{"eval", "forecast", "--data", dir, "--train", "1.5"}, "--train"},
 	}
-	for _, tc := range usage {
-		t.Run(tc.name, func(t *testing.T) {
-			_, _, err := runVigil(t, "", tc.argv...)
-			var ue usageError
-			if !errors.As(err, &ue) || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("err %v, want a usage error mentioning %q", err, tc.want)
-			}
-		})
-	}
+	checkUsageErrors(t, usage)
 	failures := []struct {
 		name string
 		argv []string

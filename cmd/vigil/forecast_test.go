@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"image/png"
 	"math"
@@ -144,11 +143,7 @@ func TestForecastPrometheus(t *testing.T) {
 func TestForecastUsage(t *testing.T) {
 	csv := filepath.Join(t.TempDir(), "cpu.csv")
 	writeSeriesCSV(t, csv, 2, 5*time.Minute)
-	tests := []struct {
-		name string
-		argv []string
-		want string
-	}{
+	tests := []usageCase{
 		{"nothing", []string{"forecast"}, "give a CSV file, or --prometheus URL and --query Q"},
 		{"both", []string{"forecast", csv, "--prometheus", "http://x", "--query", "up"}, "not both"},
 		{"url without query", []string{"forecast", "--prometheus", "http://x"}, "--query"},
@@ -158,15 +153,7 @@ func TestForecastUsage(t *testing.T) {
 		{"bad range", []string{"forecast", "--prometheus", "http://x", "--query", "up", "--range", "-1d"}, "--range"},
 		{"two files", []string{"forecast", csv, csv}, "accepts at most 1 arg"},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			_, _, err := runVigil(t, "", tc.argv...)
-			var ue usageError
-			if !errors.As(err, &ue) || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("err %v, want a usage error mentioning %q", err, tc.want)
-			}
-		})
-	}
+	checkUsageErrors(t, tests)
 }
 
 func TestForecastBadInput(t *testing.T) {

@@ -25,6 +25,28 @@ func runVigil(t *testing.T, stdin string, argv ...string) (string, string, error
 	return out.String(), errOut.String(), err
 }
 
+// usageCase is a command line that must fail as a usage error whose
+// message mentions want.
+type usageCase struct {
+	name string
+	argv []string
+	want string
+}
+
+// checkUsageErrors runs each case as a subtest.
+func checkUsageErrors(t *testing.T, cases []usageCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := runVigil(t, "", tc.argv...)
+			var ue usageError
+			if !errors.As(err, &ue) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err %v, want a usage error mentioning %q", err, tc.want)
+			}
+		})
+	}
+}
+
 func templatesJSON(t *testing.T, stdin string, argv ...string) templatesReport {
 	t.Helper()
 	out, stderr, err := runVigil(t, stdin, append([]string{"logs", "templates", "--json"}, argv...)...)

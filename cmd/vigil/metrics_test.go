@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"image/png"
 	"math"
@@ -240,11 +239,7 @@ func TestMetricsDetectPrometheusErrors(t *testing.T) {
 
 func TestMetricsDetectUsage(t *testing.T) {
 	csv := "testdata/metrics/shift.csv"
-	tests := []struct {
-		name string
-		argv []string
-		want string
-	}{
+	tests := []usageCase{
 		{"no subcommand", []string{"metrics"}, "name a subcommand"},
 		{"nothing", []string{"metrics", "detect"}, "give a CSV file, or --prometheus URL and --query Q"},
 		{"both", []string{"metrics", "detect", csv, "--prometheus", "http://x", "--query", "up"}, "not both"},
@@ -257,15 +252,7 @@ func TestMetricsDetectUsage(t *testing.T) {
 		{"bad png size", []string{"metrics", "detect", csv, "--png", "x.png", "--png-width", "99999"}, "--png-width"},
 		{"two files", []string{"metrics", "detect", csv, csv}, "accepts at most 1 arg"},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			_, _, err := runVigil(t, "", tc.argv...)
-			var ue usageError
-			if !errors.As(err, &ue) || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("err %v, want a usage error mentioning %q", err, tc.want)
-			}
-		})
-	}
+	checkUsageErrors(t, tests)
 }
 
 func TestMetricsDetectBadInput(t *testing.T) {
