@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vigilops/vigil/logparse"
+	"github.com/vigilops/vigil/internal/logreplay"
 	"github.com/vigilops/vigil/logtemplate"
 	"github.com/vigilops/vigil/sim"
 	"github.com/vigilops/vigil/telemetry"
@@ -38,10 +38,6 @@ func (r weekRun) run(t *testing.T) (out []Anomaly, first time.Time, start time.T
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := logparse.New(logparse.DefaultOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
 	lo := DefaultLogDetectorsOptions()
 	if !r.noSequence {
 		seq, err := NewSequenceDetector(DefaultSequenceDetectorOptions())
@@ -51,43 +47,25 @@ func (r weekRun) run(t *testing.T) (out []Anomaly, first time.Time, start time.T
 		lo.Extra = []LogDetector{seq}
 	}
 	ld := NewLogDetectors(lo)
-	miners := map[string]*logtemplate.Miner{}
-	joiners := map[string]*logparse.Joiner{}
-	observe := func(rec *telemetry.LogRecord) {
-		m := miners[rec.Service]
-		if m == nil {
-			if m, err = logtemplate.New(logtemplate.DefaultOptions()); err != nil {
-				t.Fatal(err)
-			}
-			miners[rec.Service] = m
-		}
-		match := m.Add(rec.Message)
-		rec.TemplateID = match.TemplateID
-		out = append(out, ld.ObserveParams(rec, match.Template, match.Params)...)
+	logs, err := logreplay.New(nil, func(rec *telemetry.LogRecord, m logtemplate.Match) {
+		out = append(out, ld.ObserveParams(rec, m.Template, m.Params)...)
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	for now := o.Start; now.Before(o.Start.Add(r.until)); {
 		now = now.Add(o.Step)
 		b := s.Advance(now)
-		for i := range b.Logs {
-			rec := b.Logs[i]
+		for _, rec := range b.Logs {
 			if first.IsZero() && r.symptom != "" && strings.Contains(rec.Raw, r.symptom) {
 				first = rec.Time
 			}
-			j := joiners[rec.Service]
-			if j == nil {
-				if j, err = logparse.NewJoiner(logparse.JoinOptions{Parser: p}); err != nil {
-					t.Fatal(err)
-				}
-				joiners[rec.Service] = j
-			}
-			for _, done := range j.Push(rec, rec.Time) {
-				observe(&done)
+			if err := logs.Push(rec); err != nil {
+				t.Fatal(err)
 			}
 		}
-		for _, svc := range slices.Sorted(maps.Keys(joiners)) {
-			for _, done := range joiners[svc].Flush(now) {
-				observe(&done)
-			}
+		if err := logs.Flush(now); err != nil {
+			t.Fatal(err)
 		}
 		out = append(out, ld.Tick(now)...)
 	}
@@ -96,7 +74,7 @@ func (r weekRun) run(t *testing.T) (out []Anomaly, first time.Time, start time.T
 			t.Errorf("score out of [0,1]: %+v", a)
 		}
 	}
-	return out, first, o.Start, len(miners)
+	return out, first, o.Start, logs.Services()
 }
 
 // TestSimCleanWeek: seven clean simulated days of the whole shop raise at

@@ -3,14 +3,12 @@ package diagnose
 import (
 	"context"
 	"fmt"
-	"maps"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/vigilops/vigil/detect"
-	"github.com/vigilops/vigil/logparse"
+	"github.com/vigilops/vigil/internal/logreplay"
 	"github.com/vigilops/vigil/logtemplate"
 	"github.com/vigilops/vigil/sim"
 	"github.com/vigilops/vigil/telemetry"
@@ -42,25 +40,13 @@ func runSim(t *testing.T, scenario string, seed int64) simCase {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := logparse.New(logparse.DefaultOptions())
+	ld := detect.NewLogDetectors(detect.DefaultLogDetectorsOptions())
+	var anomalies []detect.Anomaly
+	logs, err := logreplay.New(nil, func(rec *telemetry.LogRecord, m logtemplate.Match) {
+		anomalies = append(anomalies, ld.ObserveParams(rec, m.Template, m.Params)...)
+	})
 	if err != nil {
 		t.Fatal(err)
-	}
-	ld := detect.NewLogDetectors(detect.DefaultLogDetectorsOptions())
-	miners := map[string]*logtemplate.Miner{}
-	joiners := map[string]*logparse.Joiner{}
-	var anomalies []detect.Anomaly
-	observe := func(rec *telemetry.LogRecord) {
-		m := miners[rec.Service]
-		if m == nil {
-			if m, err = logtemplate.New(logtemplate.DefaultOptions()); err != nil {
-				t.Fatal(err)
-			}
-			miners[rec.Service] = m
-		}
-		match := m.Add(rec.Message)
-		rec.TemplateID = match.TemplateID
-		anomalies = append(anomalies, ld.ObserveParams(rec, match.Template, match.Params)...)
 	}
 	from := onset.Add(-simNormal)
 	end := onset.Add(simAfter)
@@ -76,23 +62,13 @@ func runSim(t *testing.T, scenario string, seed int64) simCase {
 	for now := o.Start; now.Before(end); {
 		now = now.Add(o.Step)
 		b := s.Advance(now)
-		for i := range b.Logs {
-			rec := b.Logs[i]
-			j := joiners[rec.Service]
-			if j == nil {
-				if j, err = logparse.NewJoiner(logparse.JoinOptions{Parser: p}); err != nil {
-					t.Fatal(err)
-				}
-				joiners[rec.Service] = j
-			}
-			for _, done := range j.Push(rec, rec.Time) {
-				observe(&done)
+		for _, rec := range b.Logs {
+			if err := logs.Push(rec); err != nil {
+				t.Fatal(err)
 			}
 		}
-		for _, svc := range slices.Sorted(maps.Keys(joiners)) {
-			for _, done := range joiners[svc].Flush(now) {
-				observe(&done)
-			}
+		if err := logs.Flush(now); err != nil {
+			t.Fatal(err)
 		}
 		anomalies = append(anomalies, ld.Tick(now)...)
 		events = append(events, b.Events...)
