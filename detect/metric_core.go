@@ -56,8 +56,9 @@ type metricCore struct {
 type coreParts struct {
 	zResid, zLevel, zSpread float64
 	surprise                float64
-	// zOps is the z behind raw.
-	zOps float64
+	// zOps is the z behind raw, opsView the view it came from.
+	zOps    float64
+	opsView uint8
 	// raw is the likelihood against the fixed surprise mcOpsRef, before
 	// the hold-off and the recent-maximum reference: it stays high for as
 	// long as a deviation lasts, which persistence needs.
@@ -67,6 +68,13 @@ type coreParts struct {
 	// even while the score holds off after an earlier detection.
 	score float64
 }
+
+// The views of surprise, for coreParts.opsView.
+const (
+	viewResid uint8 = iota
+	viewLevel
+	viewSpread
+)
 
 // Tuning constants, one set for every series, expressed in points. They
 // were chosen on NAB's 41 public series by small grids over round values
@@ -190,11 +198,17 @@ func (c *metricCore) observe(x float64) float64 {
 	sur := mcSurprise(z)
 	c.last = coreParts{zResid: zr, zLevel: zl, zSpread: zs, surprise: sur}
 	zOps := zrOps
+	c.last.opsView = viewResid
 	if zlOps > zOps {
-		zOps = zlOps
+		zOps, c.last.opsView = zlOps, viewLevel
 	}
-	if zs > zOps {
-		zOps = zs
+	// The spread view pages only once the long-run error size it is
+	// judged against has seen its own span of points: before that, the
+	// first run of a job with noisier values than idle ones (a nightly
+	// batch in a series' first hours) reads as a rise in variance
+	// against a yardstick that has not yet met the job.
+	if zs > zOps && c.n >= int(1/mcLongAlpha) {
+		zOps, c.last.opsView = zs, viewSpread
 	}
 	surOps := sur
 	if zOps != z {

@@ -56,6 +56,9 @@ func (d *SeriesDetector) persist(t time.Time, v float64, s *SeriesScore) {
 	// level (see epAway; level is the usual one but while the series is
 	// young, see Observe).
 	returning := math.Abs(v-d.level) < math.Abs(d.prevV-d.level)
+	if d.epStart.IsZero() {
+		d.epBase = d.prevV
+	}
 	d.prevV = v
 	// rel is the change as a share of the usual level (see Observe): the
 	// seasonal band's, or the long mean until the band is trusted, not
@@ -130,7 +133,7 @@ func (d *SeriesDetector) persist(t time.Time, v float64, s *SeriesScore) {
 	need := d.opts.For
 	if !d.stStart.IsZero() && !d.epMixed && rel >= strongRel && t.Sub(d.stStart) >= d.opts.For/4 {
 		need = d.opts.For / 4
-	} else if d.core.last.kind() == "variance_change" {
+	} else if d.core.last.opsView == viewSpread {
 		need += spreadMemory(d.step)
 	}
 	// The likelihood judges against a fixed bar; an episode is reported
@@ -151,14 +154,15 @@ func (d *SeriesDetector) persist(t time.Time, v float64, s *SeriesScore) {
 		// renew that memory each time and stay hidden for as long as it
 		// recurs; not remembered, the memory decays from the last
 		// excursion that was routine by some other test.
-		d.epHeld = d.epHeld || d.epStrong && d.outside(t, v, s)
+		d.epHeld = d.epHeld || d.epStrong && d.outside(t)
 		return
 	}
 	// A report says "v against lo–hi usual at this hour"; while v lies
 	// inside the trusted band, the report would refute itself, and the
-	// episode waits for a point that does not.
+	// episode waits until the series has kept outside the band for a
+	// while (see outside).
 	trusted := d.band.trusted(t)
-	if !d.outside(t, v, s) {
+	if !d.outside(t) {
 		return
 	}
 	d.epReported = true
@@ -194,10 +198,14 @@ func (d *SeriesDetector) persist(t time.Time, v float64, s *SeriesScore) {
 	s.Anomaly = &a
 }
 
-// outside reports whether v may be reported: it lies outside the trusted
-// band, or the band is not trusted yet.
-func (d *SeriesDetector) outside(t time.Time, v float64, s *SeriesScore) bool {
-	return !d.band.trusted(t) || v < s.Lower || v > s.Upper
+// outside reports whether the episode may be reported at t: the series
+// has kept outside the trusted band for For/4 (as long as a strong run
+// must last), or the band is not trusted yet. One point just past the
+// band's edge is not enough: a level that wandered inside the band for
+// the whole episode would page on the first point of a new hour whose
+// band is a little narrower.
+func (d *SeriesDetector) outside(t time.Time) bool {
+	return !d.band.trusted(t) || !d.outSince.IsZero() && t.Sub(d.outSince) >= d.opts.For/10
 }
 
 // scoreNews reports whether the score, which judges each point against
@@ -290,4 +298,15 @@ func (d *SeriesDetector) strongSize(v float64) bool {
 	sd := max(1.2533*d.core.errLT, d.core.quantum, bandRel*math.Abs(d.level)) + 1e-9
 	dv := v - d.level
 	return dv*dv >= strongZ2*sd*sd
+}
+
+// atLevel reports whether v lies within the series' ordinary point noise
+// (three long-run deviations of its forecast errors) of the level
+// excursions are measured from, or of the value the series had just
+// before the current episode began (the plain mean of a young series
+// that alternates between idle and busy lies between the two). The
+// resolution plays no part: up at 0 is one step from 1, not at it.
+func (d *SeriesDetector) atLevel(v float64) bool {
+	tol := 3 * 1.2533 * d.core.errLT
+	return math.Abs(v-d.level) <= tol || !d.epStart.IsZero() && math.Abs(v-d.epBase) <= tol
 }

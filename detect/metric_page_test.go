@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -232,5 +233,34 @@ func TestSeriesPageRecurringCapped(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSeriesPageJobReturnsToIdle: a young series (a cron worker's CPU, 30s
+// scrapes) idles, then runs a three-minute job and idles again. The fast
+// forecast lags behind the return to idle, but a value back where the
+// series was before the episode is no incident, and the first job's noise
+// is no rise in variance while the long-run yardstick has not met a job.
+func TestSeriesPageJobReturnsToIdle(t *testing.T) {
+	d := NewSeriesDetector(DefaultSeriesOptions())
+	rng := rand.New(rand.NewPCG(3, 4))
+	const step = 30 * time.Second
+	for i := 0; i < 6*120; i++ { // six hours
+		v := 0.0025 + 0.0001*rng.NormFloat64()
+		min := i % 120 // minutes*2 into the hour
+		switch {
+		case i >= 120 && min >= 10 && min < 16: // hourly three-minute job
+			v = 0.17 + 0.005*rng.NormFloat64()
+		case i >= 240 && min >= 20 && min < 60: // a longer, noisier run from hour 2
+			v = 0.37 + 0.01*rng.NormFloat64()
+		}
+		ts := mtT0.Add(time.Duration(i) * step)
+		s := d.Observe(ts, v)
+		if s.Anomaly != nil && math.Abs(v-0.0025) < 0.001 {
+			t.Errorf("point %d (%s): reported %q at the idle value %.4f", i, ts.Format("15:04:05"), s.Anomaly.Explanation, v)
+		}
+		if s.Anomaly != nil && s.Anomaly.Labels.Get("kind") == "variance_change" {
+			t.Errorf("point %d (%s): reported a variance change %q in the series' first hours", i, ts.Format("15:04:05"), s.Anomaly.Explanation)
+		}
 	}
 }

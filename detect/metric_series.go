@@ -138,6 +138,9 @@ type SeriesDetector struct {
 	first time.Time     // first point seen: the history's start
 	step  time.Duration // between the first two points
 	grace time.Time     // deploy grace ends
+	// outSince is the start of the current run of points outside the
+	// trusted band (zero when the latest point was inside it).
+	outSince time.Time
 	// episode: start of the current run of anomalous points, peak values
 	epStart    time.Time
 	epPeak     float64
@@ -170,6 +173,8 @@ type SeriesDetector struct {
 	// it would hide the next occurrence for days. usual is the latest
 	// usual level (see Observe), prevV the value before the latest point.
 	epAway, usual, prevV float64
+	// epBase is the value before the current episode began.
+	epBase float64
 	// level is the level excursions are measured from (see Observe);
 	// mean is the plain mean of the nMean points so far that were not
 	// anomalous, kept only while the long mean is young.
@@ -313,6 +318,13 @@ func (d *SeriesDetector) Observe(t time.Time, v float64) SeriesScore {
 		lo, hi = exp-half, exp+half
 	}
 	s.Expected, s.Lower, s.Upper = exp, lo, hi
+	if ok && (v < lo || v > hi) {
+		if d.outSince.IsZero() {
+			d.outSince = t
+		}
+	} else {
+		d.outSince = time.Time{}
+	}
 	// Paging needs more history than scoring: a few hours of points.
 	// A value less than one step of the series' resolution from the
 	// expected one is not worth a page however rare: a gauge of whole
@@ -334,6 +346,13 @@ func (d *SeriesDetector) Observe(t time.Time, v float64) SeriesScore {
 	}
 	s.Anomalous = s.Likelihood >= d.opts.Threshold && d.core.n > 4*mcWarmup &&
 		(math.Abs(v-exp) >= 0.999*q || ok && (v < lo || v > hi))
+	if s.Anomalous && d.core.last.opsView == viewResid && d.atLevel(v) {
+		// Only the fast forecast finds this point strange: it is still
+		// catching up with a jump the series has already undone (a job's
+		// CPU back at idle, a burst over). A value at its usual level is
+		// no incident, whatever a lagging forecast says.
+		s.Anomalous = false
+	}
 	if s.Anomalous && d.epStart.IsZero() {
 		d.epQuantum = q
 	}

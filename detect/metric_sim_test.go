@@ -2,8 +2,10 @@ package detect
 
 import (
 	"fmt"
+	"os"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -141,6 +143,24 @@ func metricSimRunOpts(t *testing.T, o sim.Options, until time.Duration) ([]metri
 	return out, len(states)
 }
 
+// simSeeds returns the simulator seeds to run: 1, 2 and 3, or those
+// listed in VIGIL_SIM_SEEDS.
+func simSeeds(t *testing.T) []int64 {
+	env := os.Getenv("VIGIL_SIM_SEEDS")
+	if env == "" {
+		return []int64{1, 2, 3}
+	}
+	var seeds []int64
+	for _, f := range strings.Split(env, ",") {
+		n, err := strconv.ParseInt(strings.TrimSpace(f), 10, 64)
+		if err != nil {
+			t.Fatalf("VIGIL_SIM_SEEDS %q: %v", env, err)
+		}
+		seeds = append(seeds, n)
+	}
+	return seeds
+}
+
 // TestMetricSimCleanWeek runs a week of the whole shop without faults and
 // counts the metric anomalies per service: all of them are false alarms.
 func TestMetricSimCleanWeek(t *testing.T) {
@@ -148,17 +168,12 @@ func TestMetricSimCleanWeek(t *testing.T) {
 		t.Skip("simulates a week")
 	}
 	const week = 7 * 24 * time.Hour
-	// The target is at most one false anomaly per service per week. It is
-	// met on seeds 2 and 3 and missed by one on seed 1: reports-cron's
-	// first hourly and nightly jobs in the first three hours (no history
-	// yet says they are routine), and redis' used and resident memory,
-	// two series of one signal, following a benign traffic burst larger
-	// than any before it. The bound per seed is what the detector does
-	// today (the worst service), so that the test catches any step back.
+	// The target is at most one false anomaly per service per week; each
+	// seed is held to it. VIGIL_SIM_SEEDS (say "4,5,6") runs other seeds
+	// instead, to check that what was tuned on seeds 1-3 holds elsewhere.
 	const target = 1
-	bounds := map[int64]int{1: 2, 2: 0, 3: 0}
-	for _, seed := range []int64{1, 2, 3} {
-		bound := bounds[seed]
+	for _, seed := range simSeeds(t) {
+		bound := target
 		t.Run(fmt.Sprintf("seed%d", seed), func(t *testing.T) {
 			as, n := metricSimRun(t, seed, nil, week)
 			start := sim.DefaultOptions().Start
