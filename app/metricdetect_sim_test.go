@@ -66,14 +66,16 @@ func TestMetricDetectDemo(t *testing.T) {
 	}
 	found := 0
 	for _, tr := range truths {
+		verdict := "missed"
 		for _, a := range *got {
 			if !a.End.Before(tr.Onset) && !a.Start.After(tr.End.Add(15*time.Minute)) &&
 				(a.Service == tr.RootCause || slices.Contains(tr.Affected, a.Service)) {
 				found++
+				verdict = "found"
 				break
 			}
 		}
-		t.Logf("fault %s on %s %s-%s", tr.Scenario, tr.RootCause, tr.Onset.Format("Mon 15:04"), tr.End.Format("15:04"))
+		t.Logf("fault %s on %s %s-%s: %s", tr.Scenario, tr.RootCause, tr.Onset.Format("Mon 15:04"), tr.End.Format("15:04"), verdict)
 	}
 	t.Logf("%d series seen, %d watched; %d anomalies: %d in a fault's window on an affected service, %d not; %d of %d faults found",
 		len(series), len(s.series), len(*got), hit, miss, found, len(truths))
