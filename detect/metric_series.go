@@ -346,11 +346,17 @@ func (d *SeriesDetector) Observe(t time.Time, v float64) SeriesScore {
 	}
 	s.Anomalous = s.Likelihood >= d.opts.Threshold && d.core.n > 4*mcWarmup &&
 		(math.Abs(v-exp) >= 0.999*q || ok && (v < lo || v > hi))
-	if s.Anomalous && d.core.last.opsView == viewResid && d.atLevel(v) {
+	if s.Anomalous && young && d.core.last.opsView == viewResid && d.atLevel(v) {
 		// Only the fast forecast finds this point strange: it is still
 		// catching up with a jump the series has already undone (a job's
 		// CPU back at idle, a burst over). A value at its usual level is
-		// no incident, whatever a lagging forecast says.
+		// no incident, whatever a lagging forecast says. This holds only
+		// while the series is young, when the fast forecast is all the
+		// level views have: later the level and band views judge such a
+		// point on their own, and the value before an episode is a poor
+		// yardstick for a series drifting slowly away (a machine cooling
+		// down reads as "back where it was" at every point); on NAB the
+		// rule applied at every age cost three windows for six pages.
 		s.Anomalous = false
 	}
 	if s.Anomalous && d.epStart.IsZero() {
