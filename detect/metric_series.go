@@ -44,12 +44,6 @@ type SeriesOptions struct {
 	// forecast beside the day-ago one, and hour-of-week slots in the band.
 	// It needs two weeks of history, and a warning says so until then.
 	Weekly bool
-	// Context adds the contextual detector (ContextDetector, combined by
-	// CombineScores) to Score: on NAB it lifts the standard score by about
-	// ten points, at 60-150 times the CPU and up to about 1.8 MB per series,
-	// so it is off by default. Paging (Likelihood, Anomalous) is judged by
-	// the streaming detector alone either way.
-	Context bool
 	// Logger receives the short-history and drift notices (default
 	// slog.Default()).
 	Logger *slog.Logger
@@ -132,8 +126,8 @@ const warnShortHistory = "history is shorter than the two weeks weekly seasonali
 type SeriesDetector struct {
 	opts SeriesOptions
 	core metricCore
+	rng  rangeView
 	band seasonBand
-	ctx  *ContextDetector // when opts.Context
 
 	first time.Time     // first point seen: the history's start
 	step  time.Duration // between the first two points
@@ -200,20 +194,12 @@ type SeriesDetector struct {
 func NewSeriesDetector(o SeriesOptions) *SeriesDetector {
 	if err := o.validate(); err != nil {
 		d := DefaultSeriesOptions()
-		d.Service, d.Metric, d.Unit, d.Logger, d.Context = o.Service, o.Metric, o.Unit, o.Logger, o.Context
+		d.Service, d.Metric, d.Unit, d.Logger = o.Service, o.Metric, o.Unit, o.Logger
 		_ = d.validate()
 		d.Logger.Warn("metric detector options invalid; using defaults", "series", o.Metric, "err", err)
 		o = d
 	}
-	d := &SeriesDetector{opts: o}
-	if o.Context {
-		cd, err := NewContextDetector(DefaultContextOptions())
-		if err != nil { // the defaults are valid; never expected
-			o.Logger.Warn("contextual detector unavailable", "series", o.Metric, "err", err)
-		}
-		d.ctx = cd
-	}
-	return d
+	return &SeriesDetector{opts: o}
 }
 
 // ObserveEvent lets the detector know of a change event; a deploy of the
@@ -263,10 +249,7 @@ func (d *SeriesDetector) Observe(t time.Time, v float64) SeriesScore {
 	}
 	u := t.Unix()
 	exp, lo, hi, ok := d.band.estimate(u)
-	score := d.core.observe(v)
-	if d.ctx != nil {
-		score = CombineScores(score, d.ctx.Observe(v))
-	}
+	score := combinedScore(d.core.observe(v), d.rng.observe(v))
 	d.rawScore = d.core.last.score
 	d.band.add(u, v)
 	s := SeriesScore{Score: score, Likelihood: d.core.last.raw, Drift: d.core.drift()}

@@ -21,8 +21,8 @@ func init() { extraEvalCommands = append(extraEvalCommands, newEvalNABCmd) }
 // newEvalNABCmd returns `vigil eval nab`, the NAB v1.1 benchmark.
 func newEvalNABCmd() *cobra.Command {
 	var (
-		data, writeOut, reference      string
-		asJSON, published, withContext bool
+		data, writeOut, reference string
+		asJSON, published         bool
 	)
 	c := &cobra.Command{
 		Use:   "nab --data DIR [--json] [--write-results OUT]",
@@ -38,8 +38,6 @@ detector. Profiles come from DIR/config/profiles.json when present.
 (the published detectors' own scores); with --published-thresholds it uses
 NAME's thresholds from DIR/config/thresholds.json instead of re-optimising.
 --write-results OUT writes NAB-format result CSVs under OUT/<detector>/.
---context adds the contextual detector to Vigil's score (about ten points
-more on the standard profile, at about a hundred times the CPU).
 --json prints {"standard","reward_low_FP_rate","reward_low_FN_rate"}.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -66,9 +64,6 @@ more on the standard profile, at about a hundred times the CPU).
 				}
 			}
 			name := "vigil"
-			if withContext {
-				name = "vigil-context"
-			}
 			var scores nab.Scores
 			start := time.Now()
 			if reference != "" {
@@ -76,9 +71,7 @@ more on the standard profile, at about a hundred times the CPU).
 				scores, err = nab.LoadScoresFile(filepath.Join(data, "reference_scores", reference+".json.gz"))
 			} else {
 				scores, err = nab.Run(ctx, corpus, func(string) nab.Detector {
-					o := detect.DefaultSeriesOptions()
-					o.Context = withContext
-					return nabSeries{detect.NewSeriesDetector(o)}
+					return nabSeries{detect.NewSeriesDetector(detect.DefaultSeriesOptions())}
 				})
 			}
 			if err != nil {
@@ -134,7 +127,6 @@ more on the standard profile, at about a hundred times the CPU).
 	c.Flags().StringVar(&writeOut, "write-results", "", "write NAB-format result CSVs under this folder")
 	c.Flags().StringVar(&reference, "reference", "", "score DIR/reference_scores/NAME.json.gz instead of Vigil")
 	c.Flags().BoolVar(&published, "published-thresholds", false, "with --reference: use config/thresholds.json, do not re-optimise")
-	c.Flags().BoolVar(&withContext, "context", false, "add the contextual detector to the score (detect.SeriesOptions.Context; about 100x the CPU)")
 	return c
 }
 

@@ -137,24 +137,3 @@ func TestEvalNABBadInput(t *testing.T) {
 		t.Fatalf("bad value: err = %v, want the file and line named", err)
 	}
 }
-
-// TestEvalNABContext: --context runs the combined detector, finds the
-// fixture's jump, and names its results after itself.
-func TestEvalNABContext(t *testing.T) {
-	dir := nabFixture(t)
-	res := t.TempDir()
-	out, stderr, err := runVigil(t, "", "eval", "nab", "--data", dir, "--json", "--context", "--write-results", res)
-	if err != nil {
-		t.Fatalf("%v (stderr %q)", err, stderr)
-	}
-	var got map[string]float64
-	if err := json.Unmarshal([]byte(out), &got); err != nil {
-		t.Fatalf("%v in %s", err, out)
-	}
-	if got["standard"] <= 50 {
-		t.Errorf("standard %.2f with --context: the obvious jump was not found early in its window", got["standard"])
-	}
-	if _, err := os.Stat(filepath.Join(res, "vigil-context", "cat", "vigil-context_x.csv")); err != nil {
-		t.Errorf("results of the combined detector: %v", err)
-	}
-}

@@ -1,0 +1,90 @@
+package detect
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestRangeView checks the range view's two judgements on a noisy series
+// that alternates between two levels: a value beyond everything seen
+// scores 1 and widens the range, so that its repeat does not; a step
+// between the two usual levels scores low, and a jump to a level never
+// stepped to from there scores high.
+func TestRangeView(t *testing.T) {
+	var r rangeView
+	rng := rand.New(rand.NewPCG(1, 2))
+	level := func(i int) float64 { // 10 for 50 points, 20 for 50 points
+		if (i/50)%2 == 0 {
+			return 10
+		}
+		return 20
+	}
+	var i int
+	for ; i < 3000; i++ {
+		r.observe(level(i) + 0.3*rng.NormFloat64())
+	}
+	if r.lo > 9 || r.hi < 21 {
+		t.Fatalf("range %.2f..%.2f after 3,000 points of 10 and 20, want it to hold both", r.lo, r.hi)
+	}
+	// An ordinary step down from 20 to 10, after the rest has passed.
+	for level(i) != 20 || level(i+1) != 10 {
+		r.observe(level(i) + 0.3*rng.NormFloat64())
+		i++
+	}
+	r.observe(20)
+	// The step is taken once in a hundred points from 20: rare, but not
+	// rare enough (1 in 1,000) to reach the core's alarm level.
+	if got := r.observe(10); rvWeight*got >= mcHoldAt {
+		t.Errorf("usual step 20 -> 10 scored %.4f, past the alarm level", got)
+	}
+	for k := 0; k < rvRest+5; k++ {
+		r.observe(10 + 0.3*rng.NormFloat64())
+	}
+	// From 10 the series has only ever stayed or stepped to 20; a value
+	// half-way (15) lies in a level it never stepped to.
+	if got := r.observe(15); rvWeight*got < 0.999*mcHoldAt {
+		t.Errorf("never-taken step 10 -> 15 scored %.4f, want it at the alarm level", got)
+	}
+	for k := 0; k < rvRest+5; k++ {
+		r.observe(10 + 0.3*rng.NormFloat64())
+	}
+	hi := r.hi
+	if got := r.observe(hi + 5); got != 1 {
+		t.Errorf("new extreme %.2f beyond %.2f scored %.3f, want 1", hi+5, hi, got)
+	}
+	if r.hi <= hi+5 {
+		t.Errorf("range not widened past the new extreme: hi %.2f", r.hi)
+	}
+	if got := r.observe(hi + 5); got == 1 {
+		t.Error("the same extreme again scored 1: the range did not take it in")
+	}
+	var total uint32
+	for _, c := range r.row {
+		total += c
+	}
+	if want := uint32(i + 2*(rvRest+5) + 4 - rvWarmup); total < want-3 || total > want {
+		t.Errorf("transition counts hold %d steps after widening, want about %d: counts lost in the remap", total, want)
+	}
+}
+
+// TestRangeViewFlat: a series that never moved stays below the alarm
+// level, reads a change of a tenth of its level as a new extreme (a series
+// stuck at 0 any change at all), and never produces NaN.
+func TestRangeViewFlat(t *testing.T) {
+	for _, base := range []float64{0, 1, 1e9, -3} {
+		var r rangeView
+		for i := 0; i < rvWarmup+10; i++ {
+			if got := r.observe(base); rvWeight*got >= mcHoldAt {
+				t.Fatalf("base %g: flat point %d scored %g, past the alarm level", base, i, got)
+			}
+		}
+		step := 0.2*math.Abs(base) + 1e-9
+		if got := r.observe(base + step); got != 1 {
+			t.Errorf("base %g: first move to %g scored %g, want 1 (new extreme)", base, base+step, got)
+		}
+		if math.IsNaN(r.lo) || math.IsNaN(r.hi) || r.scale < 0 {
+			t.Errorf("base %g: range %g..%g scale %g", base, r.lo, r.hi, r.scale)
+		}
+	}
+}
