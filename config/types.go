@@ -31,6 +31,11 @@ func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
 
 // UnmarshalYAML implements yaml.Unmarshaler.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	// A mapping or list has an empty Value: without this check the error
+	// would claim the setting was "" instead of saying what it was.
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: want a duration (e.g. 30s, 5m), got a %s", n.Line, kindName(n))
+	}
 	v, err := ParseDuration(n.Value)
 	if err != nil {
 		return err
@@ -97,6 +102,10 @@ func (s Size) MarshalYAML() (any, error) { return s.String(), nil }
 
 // UnmarshalYAML implements yaml.Unmarshaler.
 func (s *Size) UnmarshalYAML(n *yaml.Node) error {
+	// As for Duration: name a mapping or list instead of reporting "".
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: want a size (e.g. 512KiB, 4MiB), got a %s", n.Line, kindName(n))
+	}
 	v, err := ParseSize(n.Value)
 	if err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strings"
 
@@ -53,7 +54,7 @@ func ReadBody(r *http.Request, l Limits, forceSnappy bool) ([]byte, error) {
 	if r.ContentLength > l.MaxBodyBytes {
 		return nil, &BodyError{http.StatusRequestEntityTooLarge, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, r.ContentLength, l.MaxBodyBytes)}
 	}
-	raw, err := io.ReadAll(io.LimitReader(r.Body, l.MaxBodyBytes+1))
+	raw, err := io.ReadAll(io.LimitReader(r.Body, oneOver(l.MaxBodyBytes)))
 	if err != nil {
 		return nil, &BodyError{http.StatusBadRequest, fmt.Errorf("read body: %w", err)}
 	}
@@ -66,6 +67,12 @@ func ReadBody(r *http.Request, l Limits, forceSnappy bool) ([]byte, error) {
 	}
 	switch enc {
 	case "", "identity":
+		// The decoded limit bounds what callers get whatever the encoding;
+		// it can be set below MaxBodyBytes, and a plain body is its own
+		// decoding.
+		if int64(len(raw)) > l.MaxDecodedBytes {
+			return nil, &BodyError{http.StatusRequestEntityTooLarge, fmt.Errorf("%w: %d bytes, decoded limit %d", ErrTooLarge, len(raw), l.MaxDecodedBytes)}
+		}
 		return raw, nil
 	case "snappy":
 		n, err := snappy.DecodedLen(raw)
@@ -87,18 +94,26 @@ func ReadBody(r *http.Request, l Limits, forceSnappy bool) ([]byte, error) {
 		}
 		return readDecoded(zr, l.MaxDecodedBytes, "gzip")
 	case "deflate":
-		zr, err := zlib.NewReader(bytes.NewReader(raw))
+		br := bytes.NewReader(raw)
+		zr, err := zlib.NewReader(br)
 		if err != nil {
 			return nil, &BodyError{http.StatusBadRequest, fmt.Errorf("deflate: %w", err)}
 		}
-		return readDecoded(zr, l.MaxDecodedBytes, "deflate")
+		out, err := readDecoded(zr, l.MaxDecodedBytes, "deflate")
+		// zlib stops at its checksum and ignores what follows (gzip, by
+		// contrast, refuses a trailing non-gzip member): refuse it here
+		// too rather than drop part of the body silently.
+		if err == nil && br.Len() > 0 {
+			return nil, &BodyError{http.StatusBadRequest, fmt.Errorf("deflate: %d bytes after the end of the stream", br.Len())}
+		}
+		return out, err
 	}
 	return nil, &BodyError{http.StatusUnsupportedMediaType, fmt.Errorf("content encoding %q is not supported (gzip, deflate, snappy)", enc)}
 }
 
 func readDecoded(r io.ReadCloser, max int64, name string) ([]byte, error) {
 	defer r.Close()
-	out, err := io.ReadAll(io.LimitReader(r, max+1))
+	out, err := io.ReadAll(io.LimitReader(r, oneOver(max)))
 	if err != nil {
 		return nil, &BodyError{http.StatusBadRequest, fmt.Errorf("%s: %w", name, err)}
 	}
@@ -106,6 +121,16 @@ func readDecoded(r io.ReadCloser, max int64, name string) ([]byte, error) {
 		return nil, &BodyError{http.StatusRequestEntityTooLarge, fmt.Errorf("%w: decompresses to over %d bytes", ErrTooLarge, max)}
 	}
 	return out, nil
+}
+
+// oneOver is the read cap that tells a body at the limit from one over it.
+// At math.MaxInt64 ("no limit") limit+1 would wrap negative and
+// io.LimitReader would read nothing, silently returning an empty body.
+func oneOver(limit int64) int64 {
+	if limit < math.MaxInt64 {
+		return limit + 1
+	}
+	return limit
 }
 
 func (l Limits) withDefaults() Limits {
