@@ -92,7 +92,7 @@ const (
 	mcOpsRef      = 5.0   // surprise that makes the ops likelihood 0.39 (about 3.3 sigma)
 	mcZCap        = 37.0  // z beyond which float64 tails end (p = 1e-300)
 	mcWarmup      = 30    // points before any score
-	mcHold        = 100   // points held off after a detection
+	mcHold        = 200   // points held off after a detection
 	mcHoldAt      = 0.5   // score that starts a hold-off
 	// mcShortSE is the standard error of a short EWMA in units of the
 	// series' standard deviation: sqrt(a/(2-a)) for a = mcShortAlpha.

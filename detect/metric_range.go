@@ -36,7 +36,7 @@ const (
 	rvMargin = 0.1  // widening beyond the span, as a share of the range
 	rvPrior  = 0.1  // pseudo-count of every transition
 	rvMinRow = 5    // visits of a level before its transitions count fully
-	rvRest   = 100  // points without a transition score after a high one
+	rvRest   = 200  // points without a transition score after a high one
 	rvRestAt = 0.99 // transition score that starts the rest
 	// rvWeight scales the view into the core's score: a transition
 	// whose chance was 1 in 1,000 (0.999) meets the core's alarm level
