@@ -77,27 +77,27 @@ func ReadBody(r *http.Request, l Limits, forceSnappy bool) ([]byte, error) {
 	case "snappy":
 		n, err := snappy.DecodedLen(raw)
 		if err != nil {
-			return nil, &BodyError{http.StatusBadRequest, fmt.Errorf("snappy: %w", err)}
+			return nil, &BodyError{http.StatusBadRequest, fmt.Errorf("snappy body: %w", err)}
 		}
 		if int64(n) > l.MaxDecodedBytes {
 			return nil, &BodyError{http.StatusRequestEntityTooLarge, fmt.Errorf("%w: decodes to %d bytes, limit %d", ErrTooLarge, n, l.MaxDecodedBytes)}
 		}
 		out, err := snappy.Decode(nil, raw)
 		if err != nil {
-			return nil, &BodyError{http.StatusBadRequest, fmt.Errorf("snappy: %w", err)}
+			return nil, &BodyError{http.StatusBadRequest, fmt.Errorf("snappy body: %w", err)}
 		}
 		return out, nil
 	case "gzip", "x-gzip":
 		zr, err := gzip.NewReader(bytes.NewReader(raw))
 		if err != nil {
-			return nil, &BodyError{http.StatusBadRequest, fmt.Errorf("gzip: %w", err)}
+			return nil, &BodyError{http.StatusBadRequest, fmt.Errorf("gzip body: %w", err)}
 		}
 		return readDecoded(zr, l.MaxDecodedBytes, "gzip")
 	case "deflate":
 		br := bytes.NewReader(raw)
 		zr, err := zlib.NewReader(br)
 		if err != nil {
-			return nil, &BodyError{http.StatusBadRequest, fmt.Errorf("deflate: %w", err)}
+			return nil, &BodyError{http.StatusBadRequest, fmt.Errorf("deflate body: %w", err)}
 		}
 		out, err := readDecoded(zr, l.MaxDecodedBytes, "deflate")
 		// zlib stops at its checksum and ignores what follows (gzip, by
@@ -115,7 +115,7 @@ func readDecoded(r io.ReadCloser, max int64, name string) ([]byte, error) {
 	defer r.Close()
 	out, err := io.ReadAll(io.LimitReader(r, oneOver(max)))
 	if err != nil {
-		return nil, &BodyError{http.StatusBadRequest, fmt.Errorf("%s: %w", name, err)}
+		return nil, &BodyError{http.StatusBadRequest, fmt.Errorf("%s body: %w", name, err)}
 	}
 	if int64(len(out)) > max {
 		return nil, &BodyError{http.StatusRequestEntityTooLarge, fmt.Errorf("%w: decompresses to over %d bytes", ErrTooLarge, max)}

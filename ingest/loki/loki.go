@@ -269,13 +269,13 @@ func (r *Receiver) readBody(req *http.Request, format string) ([]byte, error) {
 	case "gzip", "x-gzip", "deflate":
 		n, err := snappy.DecodedLen(body)
 		if err != nil {
-			return nil, &ingest.BodyError{Status: http.StatusBadRequest, Err: fmt.Errorf("snappy: %w", err)}
+			return nil, &ingest.BodyError{Status: http.StatusBadRequest, Err: fmt.Errorf("snappy body: %w", err)}
 		}
 		if int64(n) > r.opts.Limits.MaxDecodedBytes {
 			return nil, &ingest.BodyError{Status: http.StatusRequestEntityTooLarge, Err: fmt.Errorf("%w: decodes to %d bytes, limit %d", ingest.ErrTooLarge, n, r.opts.Limits.MaxDecodedBytes)}
 		}
 		if body, err = snappy.Decode(nil, body); err != nil {
-			return nil, &ingest.BodyError{Status: http.StatusBadRequest, Err: fmt.Errorf("snappy: %w", err)}
+			return nil, &ingest.BodyError{Status: http.StatusBadRequest, Err: fmt.Errorf("snappy body: %w", err)}
 		}
 	}
 	return body, nil
