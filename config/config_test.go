@@ -71,6 +71,10 @@ func TestErrorsNameKeyAndLine(t *testing.T) {
 		{"duplicate key", "log:\n  level: info\n  level: debug\n", []string{"c.yaml:3: log.level"}},
 		{"syntax", "api:\n  listen: [\n", []string{"c.yaml:"}},
 		{"several at once", "bus:\n  queue_size: 0\ndemo:\n  speed: -1\n", []string{"c.yaml:2: bus.queue_size", "c.yaml:4: demo.speed"}},
+		// A setting that fails to decode does not hide what validation
+		// finds in the others.
+		{"decode and validation together", "api:\n  listen: nowhere\nstore:\n  retention: -1d\nbogus: 1\n", []string{
+			`c.yaml:2: api.listen: "nowhere" is not host:port`, `c.yaml:4: store.retention: "-1d" is not a duration`, "c.yaml:5: bogus: unknown key"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

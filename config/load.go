@@ -100,14 +100,22 @@ func Parse(name string, data []byte, environ []string) (Config, error) {
 		errs = append(errs, d.errs...)
 	}
 	errs = append(errs, applyEnv(&cfg, environ)...)
-	if len(errs) > 0 {
-		return Config{}, errs
+	// Validation runs even when some settings failed to decode, so that
+	// one check reports every problem: a failed setting keeps its default,
+	// and what validation says of its key is left out (it would speak of
+	// the default, not of what the file wrote).
+	failed := map[string]bool{}
+	for _, e := range errs {
+		failed[e.Key] = true
 	}
 	cfg.normalize()
 	// Relative runbook directories are the configuration file's, and the
 	// check that the directory exists is part of validation.
 	cfg.Act.ResolveRunbooksDir(name)
 	for _, p := range cfg.Validate() {
+		if failed[p.Key] {
+			continue
+		}
 		fe := &FieldError{Key: p.Key, Msg: p.Msg, Source: "default"}
 		if _, ok := envKeys(environ)[p.Key]; ok {
 			fe.Source = "env " + envName(p.Key)
