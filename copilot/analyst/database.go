@@ -2,6 +2,7 @@ package analyst
 
 import (
 	"fmt"
+	"net"
 	"strings"
 )
 
@@ -97,7 +98,10 @@ func (d database) checks(entity string) []string {
 	}
 	up += "; look at its own logs and, for a managed database (RDS, Cloud SQL), its status and maintenance events"
 	reach := fmt.Sprintf("check that the database is reachable from the service: `nc -vz %s %s` from the same pod or host; "+
-		"look for a network policy, firewall rule or security group blocking port %s, and check that %s resolves in DNS (`nslookup %s`)",
-		host, port, port, host, host)
+		"look for a network policy, firewall rule or security group blocking port %s", host, port, port)
+	// An address needs no name lookup; a name does.
+	if net.ParseIP(strings.Trim(host, "[]")) == nil {
+		reach += fmt.Sprintf(", and check that %s resolves in DNS (`nslookup %s`)", host, host)
+	}
 	return []string{up, reach, "check the service's configured database host and port (environment, Secret, connection string) match where the database listens"}
 }
