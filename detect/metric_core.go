@@ -1,6 +1,9 @@
 package detect
 
-import "math"
+import (
+	"math"
+	"time"
+)
 
 // metricCore is the univariate scoring engine behind SeriesDetector: O(1)
 // streaming statistics plus one ring of a day's and one of a week's
@@ -47,7 +50,10 @@ type metricCore struct {
 	season [2]mcSeason
 
 	maxSur float64 // decaying maximum of surprise
-	cool   int     // points left in the post-detection hold-off
+	// jitterK is how many steps either side of this time yesterday the
+	// score searches for a like value (see jitter); 0 turns it off.
+	jitterK int
+	cool    int // points left in the post-detection hold-off
 
 	last coreParts
 }
@@ -63,11 +69,21 @@ type coreParts struct {
 	// the hold-off and the recent-maximum reference: it stays high for as
 	// long as a deviation lasts, which persistence needs.
 	raw float64
-	// score is the score before the hold-off's damping: whether the point
-	// is news against the series' recent surprises, which paging asks
-	// even while the score holds off after an earlier detection.
+	// score is the score before the hold-off's damping, and without
+	// yesterday's neighbourhood (see jitter): whether the point is news
+	// against the series' recent surprises, which paging asks even while
+	// the score holds off after an earlier detection.
 	score float64
 }
+
+// mcJitter is how far from this time yesterday a daily routine may come
+// and still not be news to the score, and mcJitterMaxK the most steps
+// that span may cover (an hour of one-minute points), which bounds the
+// search.
+const (
+	mcJitter     = time.Hour
+	mcJitterMaxK = 60
+)
 
 // The views of surprise, for coreParts.opsView.
 const (
@@ -91,6 +107,7 @@ const (
 	mcMinRef      = 15.0  // floor of the reference surprise (about 5.2 sigma)
 	mcOpsRef      = 5.0   // surprise that makes the ops likelihood 0.39 (about 3.3 sigma)
 	mcZCap        = 37.0  // z beyond which float64 tails end (p = 1e-300)
+	mcJitterZ     = 3.0   // residual z from which yesterday's neighbourhood is searched
 	mcWarmup      = 30    // points before any score
 	mcHold        = 200   // points held off after a detection
 	mcHoldAt      = 0.5   // score that starts a hold-off
@@ -150,6 +167,18 @@ func (c *metricCore) observe(x float64) float64 {
 		}
 		if v < bestVar {
 			bestVar, zl, zlOps = v, sl, slOps
+		}
+	}
+	// A surprising point may still be the day's routine come a little
+	// early or late (a nightly job that starts between 03:00 and 04:00):
+	// the score also asks yesterday's values within mcJitter of this time.
+	// Only surprising points pay for the search. Paging does not take it
+	// (zPage): an outage that recurs at about yesterday's time is still an
+	// outage.
+	zPage := zr
+	if zr > mcJitterZ {
+		if zj, ok := c.jitter(x, tiny); ok && zj < zr {
+			zr = zj
 		}
 	}
 	// Spread view: clipped so that one spike is not a variance change;
@@ -234,6 +263,10 @@ func (c *metricCore) observe(x float64) float64 {
 	r0 := surOps * (1 / mcOpsRef)
 	c.last.raw = mcOneMinusExp(0.5 * r0 * r0)
 	c.last.score = score
+	if zPage != zr && zPage > z {
+		rp := mcSurprise(zPage) / ref
+		c.last.score = mcOneMinusExp(0.5 * rp * rp)
+	}
 	if c.cool > 0 {
 		c.cool--
 		return score * 0.1
@@ -408,4 +441,33 @@ func (c *metricCore) drift() bool {
 // stateBytes is the memory a core holds.
 func (c *metricCore) stateBytes() int {
 	return int(unsafeSizeofCore) + 4*cap(c.season[0].ring) + 4*cap(c.season[1].ring)
+}
+
+// jitter is the residual z of x against the nearest of yesterday's values
+// within jitterK steps of this time, read from the weekly ring (the daily
+// one holds only what follows this time yesterday) after the seasonal
+// models have learned x; ok is false without a weekly ring or two days of
+// history.
+func (c *metricCore) jitter(x, tiny float64) (float64, bool) {
+	d, w := &c.season[0], &c.season[1]
+	P, W, K := len(d.ring), len(w.ring), c.jitterK
+	if P == 0 || W != 7*P || K <= 0 || c.n <= 2*P+K {
+		return 0, false
+	}
+	best := math.Inf(1)
+	// The weekly model has just written x where a week ago was, at
+	// w.pos-1: this time yesterday is P steps after that slot.
+	i := w.pos - 1 - P - K
+	for i < 0 {
+		i += W
+	}
+	for k := -K; k <= K; k++ {
+		if a := mcAbs(x - float64(w.ring[i])); a < best {
+			best = a
+		}
+		if i++; i == W {
+			i = 0
+		}
+	}
+	return best / (d.err*1.2533 + tiny), true
 }

@@ -245,6 +245,7 @@ func (d *SeriesDetector) Observe(t time.Time, v float64) SeriesScore {
 			if n := int(7 * 24 * time.Hour / step); d.opts.Weekly && n <= maxRing {
 				d.core.season[1].ring = make([]float32, n)
 			}
+			d.core.jitterK = min(mcJitterMaxK, max(1, int((mcJitter+step/2)/step)))
 		}
 	}
 	u := t.Unix()
