@@ -18,6 +18,11 @@ import (
 // ErrBadCSV is returned by ReadCSV for input it cannot read as a series.
 var ErrBadCSV = errors.New("bad csv")
 
+// ErrUnordered is matched (beside ErrBadCSV) by the error of a strict read
+// that met a row out of time order or a repeated timestamp: a caller may
+// offer to read again with CSVOptions.Unordered.
+var ErrUnordered = errors.New("rows out of time order")
+
 // DefaultMaxCSVRows bounds ReadCSV when its caller gives no bound.
 const DefaultMaxCSVRows = 5_000_000
 
@@ -35,24 +40,62 @@ var timeLayouts = []string{
 	"2006-01-02T15:04",
 }
 
-// ReadCSV reads a two-column series, timestamp,value, as in the NAB corpus:
+// CSVOptions tune ReadCSVWith. The zero value is the strict reader a
+// person's file deserves: every row must come after the one before it.
+type CSVOptions struct {
+	// MaxRows bounds how many points are read; more is an error rather
+	// than a silent cut. <= 0 means DefaultMaxCSVRows.
+	MaxRows int
+	// Unordered accepts rows out of time order and repeated timestamps:
+	// the points are sorted by time and, of rows with the same timestamp,
+	// the last one wins. It exists for archived corpora whose quirks are
+	// known and accepted (NAB repeats and steps back over clock changes);
+	// left false, either is an error naming the line and both timestamps,
+	// so that no row is dropped or replaced unseen.
+	Unordered bool
+}
+
+// DefaultCSVOptions returns the strict reader's options.
+func DefaultCSVOptions() CSVOptions { return CSVOptions{MaxRows: DefaultMaxCSVRows} }
+
+// ReadCSV reads a NAB data file the way the forecast benchmarks need:
+// ReadCSVWith with Unordered set, since the corpus has rows out of order
+// and repeated timestamps that the benchmark accepts. Files from users
+// belong to ReadCSVWith with the default, strict options.
+func ReadCSV(r io.Reader, maxRows int) ([]telemetry.Point, error) {
+	return ReadCSVWith(r, CSVOptions{MaxRows: maxRows, Unordered: true})
+}
+
+// ReadCSVWith reads a series of timestamp,value rows, as in the NAB corpus:
 // an optional header line, then one point per line. Timestamps are
 // "2006-01-02 15:04:05" (UTC), RFC 3339, or Unix seconds (milliseconds when
-// above 1e11). Blank lines are skipped; extra columns are ignored.
-// Real exports repeat or step back over a clock change (NAB has both): the
-// points are returned sorted by time, and of rows with the same timestamp
-// the last one wins. At most maxRows points are read (<= 0:
-// DefaultMaxCSVRows); more is an error rather than a silent cut.
-func ReadCSV(r io.Reader, maxRows int) ([]telemetry.Point, error) {
-	if maxRows <= 0 {
-		maxRows = DefaultMaxCSVRows
+// above 1e11). Blank lines are skipped.
+//
+// A header's column names choose the columns: "timestamp" (or "time") and
+// "value", in any order and among other columns; without a header, or
+// without those names, the first column is the time and the second the
+// value. Every row must have as many fields as the header (or, without
+// one, as the first row): a row with more or fewer is an error rather than
+// a value quietly ignored. Fields are split at every comma; quotes around
+// a field are removed, so a quoted field cannot hold a comma.
+func ReadCSVWith(r io.Reader, o CSVOptions) ([]telemetry.Point, error) {
+	if o.MaxRows <= 0 {
+		o.MaxRows = DefaultMaxCSVRows
 	}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 4096), maxCSVLine)
-	var pts []telemetry.Point
-	line := 0
-	header := false
-	unordered := false
+	var (
+		pts       []telemetry.Point
+		fields    []string
+		line      int
+		nfields   int // fields a row must have; 0 until the first line
+		shapeLine int // the line that set nfields
+		header    bool
+		ti, vi    = 0, 1 // columns of the time and the value
+		prevTS    string // the previous row's timestamp as written
+		prevLine  int
+		unordered bool
+	)
 	for sc.Scan() {
 		line++
 		text := strings.TrimSpace(sc.Text())
@@ -62,31 +105,50 @@ func ReadCSV(r io.Reader, maxRows int) ([]telemetry.Point, error) {
 		if text == "" {
 			continue
 		}
-		ts, vs, ok := strings.Cut(text, ",")
-		if !ok {
+		fields = splitFields(fields[:0], text)
+		if len(fields) < 2 {
 			return nil, fmt.Errorf("%w: line %d: want timestamp,value, got %q", ErrBadCSV, line, clip(text))
 		}
-		vs, _, _ = strings.Cut(vs, ",")
-		ts, vs = unquote(ts), unquote(vs)
-		t, terr := parseTime(ts)
-		v, verr := strconv.ParseFloat(vs, 64)
-		if len(pts) == 0 && !header && terr != nil && verr != nil {
-			header = true // names, not data; only before the first point
-			continue
+		if nfields == 0 {
+			nfields, shapeLine = len(fields), line
+			_, terr := parseTime(fields[0])
+			_, verr := strconv.ParseFloat(fields[1], 64)
+			if terr != nil && verr != nil {
+				// Names, not data; only on the first line.
+				header = true
+				ti, vi = columnsByName(fields)
+				continue
+			}
 		}
-		if terr != nil {
-			return nil, fmt.Errorf("%w: line %d: timestamp %q: %v", ErrBadCSV, line, clip(ts), terr)
+		if len(fields) != nfields {
+			what := "the first row (line %d)"
+			if header {
+				what = "the header (line %d)"
+			}
+			return nil, fmt.Errorf("%w: line %d: %d fields where "+what+" has %d; every row must have the same columns",
+				ErrBadCSV, line, len(fields), shapeLine, nfields)
 		}
-		if verr != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+		ts, vs := fields[ti], fields[vi]
+		t, err := parseTime(ts)
+		if err != nil {
+			return nil, fmt.Errorf("%w: line %d: timestamp %q: %v", ErrBadCSV, line, clip(ts), err)
+		}
+		v, err := strconv.ParseFloat(vs, 64)
+		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
 			return nil, fmt.Errorf("%w: line %d: value %q is not a finite number", ErrBadCSV, line, clip(vs))
 		}
 		if n := len(pts); n > 0 && t <= pts[n-1].T {
+			if !o.Unordered {
+				return nil, &unorderedError{fmt.Errorf("%w: line %d: timestamp %s is not after the previous row's %s (line %d); rows must be in time order, each timestamp once",
+					ErrBadCSV, line, clip(ts), clip(prevTS), prevLine)}
+			}
 			unordered = true
 		}
-		if len(pts) == maxRows {
-			return nil, fmt.Errorf("%w: more than %d rows", ErrBadCSV, maxRows)
+		if len(pts) == o.MaxRows {
+			return nil, fmt.Errorf("%w: more than %d rows", ErrBadCSV, o.MaxRows)
 		}
 		pts = append(pts, telemetry.Point{T: t, V: v})
+		prevTS, prevLine = ts, line
 	}
 	if err := sc.Err(); err != nil {
 		if errors.Is(err, bufio.ErrTooLong) {
@@ -101,6 +163,48 @@ func ReadCSV(r io.Reader, maxRows int) ([]telemetry.Point, error) {
 		pts = sortDedup(pts)
 	}
 	return pts, nil
+}
+
+// splitFields appends the comma-separated fields of text to dst, trimmed
+// and unquoted. Reusing dst keeps a row from allocating.
+func splitFields(dst []string, text string) []string {
+	for {
+		f, rest, more := strings.Cut(text, ",")
+		dst = append(dst, unquote(f))
+		if !more {
+			return dst
+		}
+		text = rest
+	}
+}
+
+// columnsByName picks the time and value columns from a header's names:
+// "timestamp" or "time", and "value". A two-column header naming only one
+// of them gives the other column to the other; anything else falls back
+// to time first, value second.
+func columnsByName(names []string) (ti, vi int) {
+	ti, vi = -1, -1
+	for i, n := range names {
+		switch strings.ToLower(n) {
+		case "timestamp", "time":
+			if ti < 0 {
+				ti = i
+			}
+		case "value":
+			if vi < 0 {
+				vi = i
+			}
+		}
+	}
+	switch {
+	case ti >= 0 && vi >= 0:
+		return ti, vi
+	case len(names) == 2 && ti >= 0:
+		return ti, 1 - ti
+	case len(names) == 2 && vi >= 0:
+		return 1 - vi, vi
+	}
+	return 0, 1
 }
 
 func unquote(s string) string {
@@ -150,3 +254,11 @@ func sortDedup(pts []telemetry.Point) []telemetry.Point {
 	}
 	return out
 }
+
+// unorderedError is a strict read's complaint about time order: it reads
+// as its message and matches both ErrBadCSV and ErrUnordered.
+type unorderedError struct{ err error }
+
+func (e *unorderedError) Error() string        { return e.err.Error() }
+func (e *unorderedError) Unwrap() error        { return e.err }
+func (e *unorderedError) Is(target error) bool { return target == ErrUnordered }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -30,7 +31,8 @@ const (
 	maxShownAnomalies = 20
 	// maxAnomalyExamples is how many example lines are shown per anomaly.
 	maxAnomalyExamples = 3
-	// maxEvidenceLines is how many evidence lines the text report lists.
+	// maxEvidenceLines is how many evidence lines the text report lists,
+	// one per kind of line (evidenceGroup).
 	maxEvidenceLines = 30
 	// synthStep is the time between entries that carry no timestamp of
 	// their own, so that the detectors' windows still move.
@@ -38,7 +40,8 @@ const (
 	// tickEvery is how much evaluation time passes between detector ticks.
 	tickEvery = time.Minute
 	// closeAfter is how far past the last entry the final tick goes, so
-	// that open windows close.
+	// that open windows close. Silences found by that tick are dropped:
+	// the end of the input is not the service going quiet.
 	closeAfter = 10 * time.Minute
 	// followPoll and followSummaryEvery pace --follow.
 	followPoll         = 500 * time.Millisecond
@@ -107,6 +110,9 @@ arrives, and a last one on Ctrl-C.
 			if ctx == nil {
 				ctx = context.Background()
 			}
+			if service == "" {
+				service = inputServiceName(a[0])
+			}
 			in, size, name, closeIn, err := openLogInput(a[0], cmd.InOrStdin())
 			if err != nil {
 				return fmt.Errorf("logs analyze: %w", err)
@@ -132,7 +138,9 @@ arrives, and a last one on Ctrl-C.
 			if err != nil {
 				return fmt.Errorf("logs analyze: read %s: %w", name, err)
 			}
-			la.finish()
+			// A file read to its end: silence is judged up to its last
+			// entry and no further.
+			la.finish(time.Time{})
 			rep := la.report(ctx)
 			if asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())
@@ -146,16 +154,38 @@ arrives, and a last one on Ctrl-C.
 	fl := c.Flags()
 	fl.BoolVar(&asJSON, "json", false, "print JSON instead of text")
 	fl.BoolVarP(&follow, "follow", "f", false, "keep reading the file as it grows (Ctrl-C to stop)")
-	fl.StringVar(&service, "service", "", "service the lines come from (a label in the output; also keys learned header layouts)")
+	fl.StringVar(&service, "service", "", "service the lines come from (a label in the output; also keys learned header layouts; default: the file's name without .log, or stdin)")
 	fl.IntVar(&maxBytes, "max-line-bytes", defaultMaxLineBytes, "truncate longer lines to this many bytes (they are counted)")
 	fl.StringVar(&cfgFile, "config", "", "configuration file whose copilot section names an LLM (default: offline analyst; VIGIL_COPILOT_* variables apply too)")
 	return c
+}
+
+// inputServiceName names the service of an input given without --service,
+// so that explanations never read "service :": the file's base name
+// without a log-like extension, or "stdin".
+func inputServiceName(path string) string {
+	if path == "-" {
+		return "stdin"
+	}
+	base := filepath.Base(path)
+	switch ext := filepath.Ext(base); strings.ToLower(ext) {
+	case ".log", ".txt", ".json", ".jsonl", ".ndjson":
+		if trimmed := strings.TrimSuffix(base, ext); trimmed != "" {
+			return trimmed
+		}
+	}
+	return base
 }
 
 // evidenceLine is one physical line kept for the analyst.
 type evidenceLine struct {
 	n    int64 // 1-based line number in the input
 	text string
+	// template is the miner's template ID of the entry the line belongs
+	// to, and part the line's place in that entry (0 for its first line):
+	// the text report groups lines of one template and place.
+	template string
+	part     int
 }
 
 // logAnalyzer runs the log steps of the serve pipeline over one stream:
@@ -169,6 +199,13 @@ type logAnalyzer struct {
 	base     time.Time // the time of the first entry when none has a timestamp
 	last     time.Time // the latest evaluation time seen
 	lastTick time.Time
+	// lastWall is the wall-clock time (clock) at which last last moved
+	// on: when following, the log's clock now is last plus the wall time
+	// since lastWall (followNow).
+	lastWall time.Time
+	// live is set when following, once the file's initial content is
+	// read: entries without a timestamp are then stamped on arrival.
+	live bool
 
 	anomalies []detect.Anomaly
 	// evidence holds the lines the analyst reads, at most
@@ -228,12 +265,52 @@ func (la *logAnalyzer) push(line []byte, trunc bool) {
 }
 
 // finish ends the input: pending entries are let out and the detectors'
-// windows closed.
-func (la *logAnalyzer) finish() {
+// windows closed. now is the log-clock time up to which a silence may be
+// judged, never before the last entry: the zero time (a file read to its
+// end) means the last entry's time, since the end of a finite input says
+// nothing about the service; when following, the time followNow maps the
+// wall clock to. The tick that closes the other detectors' windows goes
+// closeAfter further; the silences it finds are not reported.
+func (la *logAnalyzer) finish(now time.Time) {
 	la.observe(la.tm.joiner.Drain(la.clock))
-	if !la.last.IsZero() {
-		la.anomalies = append(la.anomalies, la.det.Tick(la.last.Add(closeAfter))...)
+	if la.last.IsZero() {
+		return
 	}
+	if now.Before(la.last) {
+		now = la.last
+	}
+	if now.After(la.lastTick) {
+		la.lastTick = now
+		la.anomalies = append(la.anomalies, la.det.Tick(now)...)
+	}
+	for _, a := range la.det.Tick(now.Add(closeAfter)) {
+		if a.Type != detect.TypeSilence {
+			la.anomalies = append(la.anomalies, a)
+		}
+	}
+}
+
+// tickAt ticks the detectors at now once tickEvery has passed since the
+// last tick; the first call only starts the count.
+func (la *logAnalyzer) tickAt(now time.Time) {
+	switch {
+	case la.lastTick.IsZero():
+		la.lastTick = now
+	case now.Sub(la.lastTick) >= tickEvery:
+		la.lastTick = now
+		la.anomalies = append(la.anomalies, la.det.Tick(now)...)
+	}
+}
+
+// followNow maps wall, a wall-clock time, onto the log's clock: the last
+// entry's time plus the wall time since it was read. A follower that
+// stopped 3 s after the last line has seen 3 s of quiet, not more; the
+// zero time before any entry.
+func (la *logAnalyzer) followNow(wall time.Time) time.Time {
+	if la.last.IsZero() {
+		return time.Time{}
+	}
+	return la.last.Add(max(0, wall.Sub(la.lastWall)))
 }
 
 func (la *logAnalyzer) observe(recs []telemetry.LogRecord) {
@@ -254,27 +331,29 @@ func (la *logAnalyzer) observe(recs []telemetry.LogRecord) {
 		case !rec.Time.IsZero():
 		case la.last.IsZero():
 			rec.Time = la.base
+		case la.live:
+			// Arrival on the log's clock: spacing a slow live stream a
+			// second apart would teach the detectors a rate it never had.
+			rec.Time = la.followNow(la.clock)
 		default:
 			rec.Time = la.last.Add(synthStep)
 		}
 		if rec.Time.After(la.last) {
-			la.last = rec.Time
+			la.last, la.lastWall = rec.Time, la.clock
 		}
+		// The tick comes before the entry is seen: a gap between two
+		// entries is judged (a silence, say) at the time of the entry
+		// that ends it, which would otherwise close it unseen.
+		la.tickAt(la.last)
 		m := la.tm.miner.Add(msg)
 		rec.TemplateID = m.TemplateID
 		la.anomalies = append(la.anomalies, la.det.ObserveParams(rec, m.Template, m.Params)...)
-		if la.lastTick.IsZero() {
-			la.lastTick = la.last
-		} else if la.last.Sub(la.lastTick) >= tickEvery {
-			la.lastTick = la.last
-			la.anomalies = append(la.anomalies, la.det.Tick(la.last)...)
-		}
 		// The analyst reads what may say what went wrong: warnings and
 		// worse, and lines whose level is unknown. Every line of a joined
 		// entry is kept, as the exception often sits in a later one.
 		if rec.Level >= telemetry.LevelWarn || rec.Level == telemetry.LevelUnknown {
 			for k, l := range strings.Split(rec.Raw, "\n") {
-				la.keep(evidenceLine{n: first + int64(k), text: l})
+				la.keep(evidenceLine{n: first + int64(k), text: l, template: m.TemplateID, part: k})
 			}
 		}
 	}
@@ -309,6 +388,8 @@ type analyzeReport struct {
 	Analysis analyst.Report `json:"analysis"`
 	// Evidence are the lines the analysis cites, by line number.
 	Evidence []evidenceJSON `json:"evidence"`
+	// groups are Evidence's lines by kind, as the text report lists them.
+	groups []evidenceGroup
 }
 
 type summaryJSON struct {
@@ -323,6 +404,17 @@ type summaryJSON struct {
 type evidenceJSON struct {
 	Line int64  `json:"line"`
 	Text string `json:"text"`
+	// TemplateID is the template of the entry the line belongs to.
+	TemplateID string `json:"template_id,omitempty"`
+}
+
+// evidenceGroup is the cited lines of one kind: of one template, at one
+// place in their entries (a stack trace's lines stay apart), and cited by
+// one finding. A long run of near-identical lines is shown as one.
+type evidenceGroup struct {
+	First, Last int64 // line numbers
+	Count       int
+	Text        string // the first line's
 }
 
 func (la *logAnalyzer) report(ctx context.Context) analyzeReport {
@@ -332,11 +424,12 @@ func (la *logAnalyzer) report(ctx context.Context) analyzeReport {
 	as = as[:min(len(as), maxShownAnomalies)]
 	for i := range as {
 		as[i].Examples = as[i].Examples[:min(len(as[i].Examples), maxAnomalyExamples)]
+		as[i].Explanation = clarifyExplanation(as[i].Explanation)
 	}
 	if as == nil {
 		as = []detect.Anomaly{}
 	}
-	ex, ev := la.explain(ctx)
+	ex, ev, groups := la.explain(ctx)
 	return analyzeReport{
 		Service: la.tm.service, Lines: la.tm.lines, Entries: la.tm.entries, Truncated: la.tm.truncated,
 		Templates: la.tm.miner.Len(), Anomalies: as, AnomaliesTotal: total,
@@ -344,8 +437,24 @@ func (la *logAnalyzer) report(ctx context.Context) analyzeReport {
 			Source: ex.Source, Summary: ex.Summary, Cause: ex.Cause, NextSteps: ex.NextSteps,
 			Confidence: ex.Confidence, Note: ex.Note,
 		},
-		Analysis: ex.Analysis, Evidence: ev,
+		Analysis: ex.Analysis, Evidence: ev, groups: groups,
 	}
+}
+
+// noveltyPhrase is the new-pattern detector's wording of its Good–Turing
+// estimate, which reads as nonsense when it is 0.
+var noveltyPhrase = regexp.MustCompile(`\(chance of a new template ([0-9][0-9.,e+-]*)% a line\)`)
+
+// clarifyExplanation rewords the parts of detector explanations that are
+// unclear on their own in a report.
+func clarifyExplanation(s string) string {
+	return noveltyPhrase.ReplaceAllStringFunc(s, func(m string) string {
+		v := noveltyPhrase.FindStringSubmatch(m)[1]
+		if v == "0" {
+			return "(no earlier template had been seen only once, so a new one was not expected)"
+		}
+		return "(new templates were expected on about " + v + "% of lines)"
+	})
 }
 
 // sortAnomalies orders by score, highest first, then by time.
@@ -360,23 +469,30 @@ func sortAnomalies(as []detect.Anomaly) {
 
 // explain asks the copilot about the kept lines and turns the analyst's line
 // numbers (positions in what it read) into line numbers of the input. It
-// returns the cited lines too.
-func (la *logAnalyzer) explain(ctx context.Context) (copilot.Explanation, []evidenceJSON) {
+// returns the cited lines too, one by one and grouped by kind.
+func (la *logAnalyzer) explain(ctx context.Context) (copilot.Explanation, []evidenceJSON, []evidenceGroup) {
 	texts := make([]string, len(la.evidence))
 	for i, e := range la.evidence {
 		texts[i] = e.text
 	}
 	ex := la.cop.Explain(ctx, texts)
 	rep := ex.Analysis
-	cited := map[int64]string{}
-	remap := func(ns []int) []int {
+	// cited holds the lines cited, each with the first finding citing it.
+	type citedLine struct {
+		e       evidenceLine
+		finding string
+	}
+	cited := map[int64]citedLine{}
+	remap := func(ns []int, finding string) []int {
 		out := make([]int, 0, len(ns))
 		for _, n := range ns {
 			if n < 1 || n > len(la.evidence) {
 				continue
 			}
 			e := la.evidence[n-1]
-			cited[e.n] = e.text
+			if _, ok := cited[e.n]; !ok {
+				cited[e.n] = citedLine{e, finding}
+			}
 			out = append(out, int(e.n))
 		}
 		return out
@@ -391,12 +507,12 @@ func (la *logAnalyzer) explain(ctx context.Context) (copilot.Explanation, []evid
 	for i := range rep.Findings {
 		f := &rep.Findings[i]
 		f.FirstLine = at(f.FirstLine)
-		f.Lines = remap(f.Lines)
+		f.Lines = remap(f.Lines, f.Signature)
 		f.Related = slices.Clone(f.Related)
 		for k := range f.Related {
 			r := &f.Related[k]
 			r.FirstLine = at(r.FirstLine)
-			r.Lines = remap(r.Lines)
+			r.Lines = remap(r.Lines, r.Signature)
 		}
 	}
 	// The summary and explanations cite lines as the analyst numbered them: "(first at
@@ -419,12 +535,51 @@ func (la *logAnalyzer) explain(ctx context.Context) (copilot.Explanation, []evid
 		ex.Summary = rep.Summary
 	}
 	ex.Analysis = rep
-	ev := make([]evidenceJSON, 0, len(cited))
-	for n, t := range cited {
-		ev = append(ev, evidenceJSON{Line: n, Text: t})
+	lines := make([]citedLine, 0, len(cited))
+	for _, c := range cited {
+		lines = append(lines, c)
 	}
-	slices.SortFunc(ev, func(a, b evidenceJSON) int { return cmp.Compare(a.Line, b.Line) })
-	return ex, ev
+	slices.SortFunc(lines, func(a, b citedLine) int { return cmp.Compare(a.e.n, b.e.n) })
+	// Templates merge as the miner learns: a line is grouped under the
+	// template its ID has become.
+	resolved := map[string]string{}
+	resolve := func(id string) string {
+		if id == "" {
+			return ""
+		}
+		r, ok := resolved[id]
+		if !ok {
+			r = id
+			if t, found := la.tm.miner.Lookup(id); found {
+				r = t.ID
+			}
+			resolved[id] = r
+		}
+		return r
+	}
+	type groupKey struct {
+		template, finding string
+		part              int
+	}
+	ev := make([]evidenceJSON, 0, len(lines))
+	var groups []evidenceGroup
+	groupAt := map[groupKey]int{} // index in groups
+	for _, c := range lines {
+		id := resolve(c.e.template)
+		ev = append(ev, evidenceJSON{Line: c.e.n, Text: c.e.text, TemplateID: id})
+		k := groupKey{id, c.finding, c.e.part}
+		if id == "" {
+			k.finding += "\x00" + c.e.text // no template: only identical lines are alike
+		}
+		if i, ok := groupAt[k]; ok {
+			groups[i].Count++
+			groups[i].Last = c.e.n
+			continue
+		}
+		groupAt[k] = len(groups)
+		groups = append(groups, evidenceGroup{First: c.e.n, Last: c.e.n, Count: 1, Text: c.e.text})
+	}
+	return ex, ev, groups
 }
 
 // analystLineRef finds the line references in an analyst's summary.
@@ -465,7 +620,7 @@ func writeAnomalies(w io.Writer, as []detect.Anomaly, from int) {
 			fmt.Fprintf(w, "     template: %s\n", a.TemplateID)
 		}
 		if a.Explanation != "" {
-			fmt.Fprintf(w, "     %s\n", a.Explanation)
+			fmt.Fprintf(w, "     %s\n", clarifyExplanation(a.Explanation))
 		}
 		for _, ex := range a.Examples[:min(len(a.Examples), maxAnomalyExamples)] {
 			fmt.Fprintf(w, "     e.g. %s\n", oneLine(ex))
@@ -478,11 +633,22 @@ func writeEvidenceAndSummary(w io.Writer, rep analyzeReport) {
 	if len(rep.Evidence) == 0 {
 		fmt.Fprintln(w, "  No error or warning line matched a known failure.")
 	}
-	for _, e := range rep.Evidence[:min(len(rep.Evidence), maxEvidenceLines)] {
-		fmt.Fprintf(w, "  line %d: %s\n", e.Line, e.Text)
+	// One line per kind of line, with its count and its first example:
+	// twenty lines that differ only in a request ID say it once.
+	gs := rep.groups
+	for _, g := range gs[:min(len(gs), maxEvidenceLines)] {
+		if g.Count == 1 {
+			fmt.Fprintf(w, "  line %d: %s\n", g.First, g.Text)
+			continue
+		}
+		fmt.Fprintf(w, "  %d cited lines alike (%d to %d), e.g. line %d: %s\n", g.Count, g.First, g.Last, g.First, g.Text)
 	}
-	if len(rep.Evidence) > maxEvidenceLines {
-		fmt.Fprintf(w, "  (%d more lines not shown)\n", len(rep.Evidence)-maxEvidenceLines)
+	if len(gs) > maxEvidenceLines {
+		rest := 0
+		for _, g := range gs[maxEvidenceLines:] {
+			rest += g.Count
+		}
+		fmt.Fprintf(w, "  (%d more lines of %d other kinds not shown)\n", rest, len(gs)-maxEvidenceLines)
 	}
 	a := rep.Summary
 	fmt.Fprintln(w)
@@ -505,6 +671,9 @@ func writeEvidenceAndSummary(w io.Writer, rep analyzeReport) {
 // at the end. The Joiner runs on the wall clock here, so an entry is let
 // out once no continuation line has come for its timeout.
 //
+// Silence is judged on the log's clock as followNow maps the wall clock to
+// it: only wall time that passed with no line counts as quiet.
+//
 // A line being written when a poll reads it may be read in two pieces.
 func (la *logAnalyzer) follow(ctx context.Context, lr *lineReader, w io.Writer, maxBytes int) error {
 	shown := 0
@@ -525,11 +694,17 @@ func (la *logAnalyzer) follow(ctx context.Context, lr *lineReader, w io.Writer, 
 	}
 	readAll := func() (int64, error) {
 		before := la.tm.lines
-		la.clock = time.Now()
+		began := time.Now()
+		la.clock = began
 		err := la.read(ctx, lr, nil)
 		la.observe(la.tm.joiner.Flush(time.Now()))
-		if !la.last.IsZero() {
-			la.anomalies = append(la.anomalies, la.det.Tick(la.last)...)
+		if la.lastWall.Equal(began) {
+			// The lines of this pass count as read at its end: the time a
+			// long first read takes is not quiet.
+			la.lastWall = time.Now()
+		}
+		if now := la.followNow(time.Now()); !now.IsZero() {
+			la.tickAt(now)
 		}
 		return la.tm.lines - before, err
 	}
@@ -537,7 +712,9 @@ func (la *logAnalyzer) follow(ctx context.Context, lr *lineReader, w io.Writer, 
 		return fmt.Errorf("logs analyze: %w", err)
 	}
 	// What the file held at the start is complete: let its last entry out.
+	la.clock = time.Now()
 	la.observe(la.tm.joiner.Drain(la.clock))
+	la.live = true
 	flushNew()
 	if err := summary(); err != nil {
 		return err
@@ -548,7 +725,7 @@ func (la *logAnalyzer) follow(ctx context.Context, lr *lineReader, w io.Writer, 
 	for {
 		select {
 		case <-ctx.Done():
-			la.finish()
+			la.finish(la.followNow(time.Now()))
 			flushNew()
 			return summary()
 		case <-t.C:

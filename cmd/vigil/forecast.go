@@ -38,7 +38,9 @@ func newForecastCmd() *cobra.Command {
 rolling-origin backtest and forecast --horizon ahead with a prediction band.
 
 History comes from a CSV file (timestamp,value per line, as in the NAB
-corpus; timestamps "2006-01-02 15:04:05" UTC, RFC 3339 or Unix seconds) or
+corpus; timestamps "2006-01-02 15:04:05" UTC, RFC 3339 or Unix seconds;
+rows in time order, one per timestamp, all with the header's number of
+fields; a header naming "timestamp" and "value" picks those columns) or
 from Prometheus: --prometheus URL --query Q reads the last --range of Q at
 --step through /api/v1/query_range, and forecasts each series it returns.
 
@@ -196,7 +198,7 @@ func writeForecastText(w io.Writer, r forecastResult, width int) error {
 		fmt.Fprintf(w, "warning: %s\n", warn)
 	}
 	sc := r.model.Score()
-	fmt.Fprintf(w, "backtest: MAE %s at %d steps ahead over %d forecasts (last value: %s), %d models tried\n",
+	fmt.Fprintf(w, "backtest: MAE %s at %d steps ahead over %d forecasts (last-value baseline MAE %s), %d models tried\n",
 		chart.FormatValue(sc.MAE), sc.Horizon, sc.Points, chart.FormatValue(sc.NaiveMAE), sc.Candidates)
 	fmt.Fprintf(w, "%-20s %12s", "time", "mean")
 	quant := make([][]float64, len(r.qs))

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"image/png"
@@ -13,6 +14,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vigilops/vigil/forecast"
+	"github.com/vigilops/vigil/internal/chart"
 )
 
 // writeSeriesCSV writes days of a daily sine at step in NAB's layout.
@@ -46,7 +50,7 @@ func TestForecastCSV(t *testing.T) {
 	}
 	for _, want := range []string{"step 5m0s", "● history", "░ q0.1-q0.9",
 		"warning: weekly seasonality needs 14 days of history, have 9d: using daily only",
-		"backtest: MAE", "q0.5", "2026-01-14 00:55:00"} {
+		"backtest: MAE", "(last-value baseline MAE ", "q0.5", "2026-01-14 00:55:00"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
@@ -174,5 +178,40 @@ func TestForecastBadInput(t *testing.T) {
 				t.Fatalf("err %v (exit %d), want an error mentioning %q", err, exitCode(err), tc.want)
 			}
 		})
+	}
+}
+
+// TestForecastBacktestLine checks that the number in parentheses is the
+// last-value baseline's MAE, not a value of the series.
+func TestForecastBacktestLine(t *testing.T) {
+	csv := filepath.Join(t.TempDir(), "cpu.csv")
+	writeSeriesCSV(t, csv, 9, 5*time.Minute)
+	out, stderr, err := runVigil(t, "", "forecast", csv, "--horizon", "1h")
+	if err != nil {
+		t.Fatalf("%v (stderr %q)", err, stderr)
+	}
+	fh, err := os.Open(csv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	pts, err := forecast.ReadCSVWith(fh, forecast.DefaultCSVOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := forecast.DefaultOptions()
+	o.Horizon = time.Hour
+	m, err := forecast.Fit(context.Background(), pts, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := m.Score()
+	want := fmt.Sprintf("backtest: MAE %s at %d steps ahead over %d forecasts (last-value baseline MAE %s),",
+		chart.FormatValue(sc.MAE), sc.Horizon, sc.Points, chart.FormatValue(sc.NaiveMAE))
+	if !strings.Contains(out, want) {
+		t.Errorf("output lacks %q:\n%s", want, out)
+	}
+	if strings.Contains(out, "(last value:") {
+		t.Errorf("output labels the baseline's MAE as the last value:\n%s", out)
 	}
 }

@@ -29,13 +29,11 @@ const bandSkip = 30
 
 // newMetricsCmd returns `vigil metrics`.
 func newMetricsCmd() *cobra.Command {
+	// No RunE: newRootCmd's markGroups gives every group the same bare
+	// call (help) and unknown-subcommand error.
 	c := &cobra.Command{
 		Use:   "metrics",
 		Short: "Work with metric series",
-		Args:  args(cobra.NoArgs),
-		RunE: func(c *cobra.Command, _ []string) error {
-			return usageError{fmt.Errorf("%s: name a subcommand (see %s --help)", c.CommandPath(), c.CommandPath())}
-		},
 	}
 	c.AddCommand(newMetricsDetectCmd())
 	return c
@@ -59,7 +57,9 @@ series, point by point in time order, as if it were arriving live: every
 point is judged only from the points before it.
 
 Series come from a CSV file (timestamp,value per line, as in the NAB
-corpus; timestamps "2006-01-02 15:04:05" UTC, RFC 3339 or Unix seconds) or
+corpus; timestamps "2006-01-02 15:04:05" UTC, RFC 3339 or Unix seconds;
+rows in time order, one per timestamp, all with the header's number of
+fields; a header naming "timestamp" and "value" picks those columns) or
 from Prometheus: --prometheus URL --query Q reads the last --range of Q at
 --step through /api/v1/query_range, and judges each series it returns.
 

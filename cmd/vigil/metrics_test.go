@@ -240,7 +240,7 @@ func TestMetricsDetectPrometheusErrors(t *testing.T) {
 func TestMetricsDetectUsage(t *testing.T) {
 	csv := "testdata/metrics/shift.csv"
 	tests := []usageCase{
-		{"no subcommand", []string{"metrics"}, "name a subcommand"},
+		{"unknown subcommand", []string{"metrics", "detectt"}, `unknown command "detectt"; did you mean detect?`},
 		{"nothing", []string{"metrics", "detect"}, "give a CSV file, or --prometheus URL and --query Q"},
 		{"both", []string{"metrics", "detect", csv, "--prometheus", "http://x", "--query", "up"}, "not both"},
 		{"url without query", []string{"metrics", "detect", "--prometheus", "http://x"}, "--query"},

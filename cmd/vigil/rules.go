@@ -83,6 +83,8 @@ type invalidSpec struct{ error }
 func (invalidSpec) Is(target error) bool { return target == config.ErrInvalid }
 func (e invalidSpec) Unwrap() error      { return e.error }
 
+// loadRulesSpec reads the -f spec; its errors name the command once, so
+// callers return them as they are.
 func loadRulesSpec(cmd *cobra.Command, file string) (*rules.Spec, error) {
 	if file == "" {
 		return nil, usageError{fmt.Errorf("%s: -f SPEC is required (see %s --help)", cmd.CommandPath(), cmd.CommandPath())}
@@ -90,9 +92,9 @@ func loadRulesSpec(cmd *cobra.Command, file string) (*rules.Spec, error) {
 	spec, err := rules.LoadSpec(file)
 	if err != nil {
 		if errors.Is(err, rules.ErrInvalidSpec) {
-			return nil, invalidSpec{err}
+			err = invalidSpec{err}
 		}
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", cmd.CommandPath(), err)
 	}
 	return spec, nil
 }
@@ -150,7 +152,7 @@ per problem: file:line: field: what is wrong.
 			}
 			spec, err := loadRulesSpec(cmd, file)
 			if err != nil {
-				return fmt.Errorf("rules generate: %w", err)
+				return err
 			}
 			f, err := rules.Generate(spec)
 			if err != nil {
@@ -189,7 +191,7 @@ what is wrong). See vigil rules generate --help for the spec.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			spec, err := loadRulesSpec(cmd, file)
 			if err != nil {
-				return fmt.Errorf("rules check: %w", err)
+				return err
 			}
 			f, err := rules.Generate(spec)
 			if err != nil {

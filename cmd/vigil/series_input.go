@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -26,6 +28,7 @@ type seriesFlags struct {
 	pngWidth, pngHeight int
 	width               int
 	asJSON              bool
+	unordered           bool
 	timeout             time.Duration
 }
 
@@ -41,6 +44,7 @@ func (f *seriesFlags) add(fl *pflag.FlagSet, what string) {
 	fl.IntVar(&f.pngHeight, "png-height", 400, "PNG height in pixels")
 	fl.IntVar(&f.width, "width", 80, "terminal chart width in characters")
 	fl.DurationVar(&f.timeout, "timeout", 2*time.Minute, "give up on Prometheus after this long")
+	fl.BoolVar(&f.unordered, "unordered", false, "accept a CSV file whose rows are out of time order or repeat a timestamp: sort them and keep the last value per timestamp (a warning names the first such row)")
 }
 
 // check reports what is wrong with the flags and arguments as given.
@@ -75,7 +79,25 @@ func (f *seriesFlags) load(ctx context.Context, cmd *cobra.Command, name string,
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 		defer fh.Close()
-		pts, err := forecast.ReadCSV(fh, 0)
+		// Strict: a row out of time order, repeated or of the wrong shape
+		// is an error naming its line, never a point dropped unseen. With
+		// --unordered the rows are sorted and one value kept per timestamp,
+		// and a warning names the first row out of order.
+		pts, err := forecast.ReadCSVWith(fh, forecast.DefaultCSVOptions())
+		if errors.Is(err, forecast.ErrUnordered) {
+			if !f.unordered {
+				return nil, fmt.Errorf("%s: read %s: %w (--unordered sorts the rows and keeps one value per timestamp)", name, a[0], err)
+			}
+			first := err
+			if _, err = fh.Seek(0, io.SeekStart); err == nil {
+				o := forecast.DefaultCSVOptions()
+				o.Unordered = true
+				pts, err = forecast.ReadCSVWith(fh, o)
+			}
+			if err == nil {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s: %v; --unordered: rows sorted by time, one value kept per timestamp (%d points)\n", a[0], first, len(pts))
+			}
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: read %s: %w", name, a[0], err)
 		}

@@ -46,6 +46,19 @@ The same seed and flags always produce byte-identical output.
 			if days <= 0 || days > 366 {
 				return usageError{fmt.Errorf("sim: --days %g is outside (0, 366]", days)}
 			}
+			// Checked here rather than left to sim.New, whose errors speak of
+			// "fault 0", a name the user never gave.
+			if err := checkScenario(scenario); err != nil {
+				return usageError{fmt.Errorf("sim: %w", err)}
+			}
+			switch {
+			case onset < 0:
+				return usageError{fmt.Errorf("sim: --onset %s must not be negative", onset)}
+			case dur < 0:
+				return usageError{fmt.Errorf("sim: --duration %s must not be negative", dur)}
+			case step < 0:
+				return usageError{fmt.Errorf("sim: --step %s must not be negative", step)}
+			}
 			o := sim.DefaultOptions()
 			o.Seed, o.LogScale = seed, logScale
 			if step > 0 {
@@ -102,6 +115,19 @@ The same seed and flags always produce byte-identical output.
 	fl.Float64Var(&logScale, "log-scale", 1, "multiply log volume by this factor")
 	fl.BoolVar(&list, "list", false, "list the scenarios and exit")
 	return c
+}
+
+// checkScenario reports a --scenario the simulator does not know, with
+// the names it does.
+func checkScenario(name string) error {
+	var names []string
+	for _, s := range sim.Scenarios() {
+		if s.Name == name {
+			return nil
+		}
+		names = append(names, s.Name)
+	}
+	return fmt.Errorf("--scenario %q is not a known scenario (known: %s; see vigil sim --list)", name, strings.Join(names, ", "))
 }
 
 func listScenarios(w io.Writer) error {

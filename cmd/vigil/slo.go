@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"text/tabwriter"
 	"time"
 
@@ -63,9 +62,12 @@ by the time it fires and how long the whole budget lasts at that rate.
 			if !cmd.Flags().Changed("objective") {
 				return usageError{errors.New("slo budget: --objective PERCENT is required, e.g. 99.9")}
 			}
+			// model.ParseDuration takes "0d" and "0s"; the definition would
+			// read a zero window as "use the default", so the user would get
+			// a 30-day budget for the window they did not ask for.
 			w, err := model.ParseDuration(window)
-			if err != nil {
-				return usageError{fmt.Errorf("slo budget: --window %q is not a duration like 28d or 30d", window)}
+			if err != nil || w <= 0 {
+				return usageError{fmt.Errorf("slo budget: --window %q is not a positive duration like 28d or 30d", window)}
 			}
 			d := slo.Definition{Name: "budget", Service: "budget", Objective: objective, Window: time.Duration(w)}
 			var fe *slo.FieldError
@@ -99,7 +101,9 @@ by the time it fires and how long the whole budget lasts at that rate.
 			return tw.Flush()
 		},
 	}
-	c.Flags().Float64Var(&objective, "objective", math.NaN(), "target share of good events in percent, e.g. 99.9")
+	// Default 0 so that help shows none: the flag is required (checked
+	// with Changed above), and an explicit 0 fails validation.
+	c.Flags().Float64Var(&objective, "objective", 0, "target share of good events in percent, e.g. 99.9 (required)")
 	c.Flags().StringVar(&window, "window", "30d", "budget window")
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of text")
 	return c

@@ -42,11 +42,33 @@ func TestSLOBudgetCmd(t *testing.T) {
 		{"slo", "budget", "--objective", "-1"},
 		{"slo", "budget", "--objective", "99", "--window", "a month"},
 		{"slo", "budget", "--objective", "99", "--window", "1h"},
+		{"slo", "budget", "--objective", "99.9", "--window", "0d"},
+		{"slo", "budget", "--objective", "99.9", "--window", "0s"},
+		{"slo", "budget", "--objective", "99.9", "--window", "-1d"},
+		{"slo", "budget", "--objective", "0"},
+		{"slo", "budget", "--objective", "NaN"},
 	} {
 		_, err := runRules(t, argv...)
 		var ue usageError
 		if !errors.As(err, &ue) {
 			t.Errorf("%v: error %v, want a usage error", argv, err)
 		}
+	}
+}
+
+// TestSLOBudgetHelp keeps a meaningless default out of the help.
+func TestSLOBudgetHelp(t *testing.T) {
+	out, err := runRules(t, "slo", "budget", "--help")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var line string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, "--objective") && strings.Contains(l, "float") {
+			line = l
+		}
+	}
+	if line == "" || strings.Contains(line, "NaN") || strings.Contains(line, "(default") {
+		t.Errorf("--objective help line %q", line)
 	}
 }
