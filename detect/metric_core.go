@@ -49,7 +49,8 @@ type metricCore struct {
 	// (sampling step unknown, or the period too long to keep) is off.
 	season [2]mcSeason
 
-	maxSur float64 // decaying maximum of surprise
+	maxSur  float64 // decaying maximum of surprise
+	maxPage float64 // the same without yesterday's neighbourhood, for paging
 	// jitterK is how many steps either side of this time yesterday the
 	// score searches for a like value (see jitter); 0 turns it off.
 	jitterK int
@@ -77,12 +78,14 @@ type coreParts struct {
 }
 
 // mcJitter is how far from this time yesterday a daily routine may come
-// and still not be news to the score, and mcJitterMaxK the most steps
-// that span may cover (an hour of one-minute points), which bounds the
-// search.
+// and still not be news to the score, mcJitterMaxK the most steps that
+// span may cover (an hour of one-minute points), which bounds the search,
+// and mcJitterRel the smallest yardstick of that comparison as a share of
+// the value (see jitter).
 const (
 	mcJitter     = time.Hour
 	mcJitterMaxK = 60
+	mcJitterRel  = 0.02
 )
 
 // The views of surprise, for coreParts.opsView.
@@ -244,27 +247,35 @@ func (c *metricCore) observe(x float64) float64 {
 		surOps = mcSurprise(zOps)
 	}
 	c.last.zOps = zOps
+	// Paging's score (see coreParts.score) leaves yesterday's
+	// neighbourhood out, in its surprise and in the maximum it is judged
+	// against.
+	surPage := sur
+	if zPage != zr && zPage > z {
+		surPage = mcSurprise(zPage)
+	}
 	if c.n < mcWarmup {
-		if sur > c.maxSur {
-			c.maxSur = sur
-		}
+		c.maxSur = max(c.maxSur, sur)
+		c.maxPage = max(c.maxPage, surPage)
 		return 0
 	}
-	ref := c.maxSur
-	if ref < mcMinRef {
-		ref = mcMinRef
-	}
+	ref := max(c.maxSur, mcMinRef)
+	refPage := max(c.maxPage, mcMinRef)
 	r := sur / ref
 	c.maxSur *= 1 - mcSurDecay
+	c.maxPage *= 1 - mcSurDecay
 	if sur > c.maxSur {
 		c.maxSur = sur
+	}
+	if surPage > c.maxPage {
+		c.maxPage = surPage
 	}
 	score := mcOneMinusExp(0.5 * r * r)
 	r0 := surOps * (1 / mcOpsRef)
 	c.last.raw = mcOneMinusExp(0.5 * r0 * r0)
 	c.last.score = score
-	if zPage != zr && zPage > z {
-		rp := mcSurprise(zPage) / ref
+	if surPage != sur || refPage != ref {
+		rp := surPage / refPage
 		c.last.score = mcOneMinusExp(0.5 * rp * rp)
 	}
 	if c.cool > 0 {
@@ -447,7 +458,10 @@ func (c *metricCore) stateBytes() int {
 // within jitterK steps of this time, read from the weekly ring (the daily
 // one holds only what follows this time yesterday) after the seasonal
 // models have learned x; ok is false without a weekly ring or two days of
-// history.
+// history. The yardstick is the daily model's error scale, but never
+// below mcJitterRel of the value: a nightly job's peak differs from night
+// to night by more than the quiet hours' noise, which would otherwise make
+// every night's peak news again.
 func (c *metricCore) jitter(x, tiny float64) (float64, bool) {
 	d, w := &c.season[0], &c.season[1]
 	P, W, K := len(d.ring), len(w.ring), c.jitterK
@@ -469,5 +483,5 @@ func (c *metricCore) jitter(x, tiny float64) (float64, bool) {
 			i = 0
 		}
 	}
-	return best / (d.err*1.2533 + tiny), true
+	return best / (max(d.err*1.2533, mcJitterRel*mcAbs(x)) + tiny), true
 }
