@@ -84,7 +84,7 @@ func newAuthenticator(o Options, m *metrics, touch func(string, time.Time)) *aut
 	return &authenticator{
 		tokens:  o.Tokens,
 		anon:    o.AnonymousRole,
-		now:     o.Now,
+		now:     o.Wall,
 		ttl:     o.TokenCacheTTL,
 		logger:  o.Logger,
 		metrics: m,

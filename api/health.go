@@ -43,7 +43,7 @@ type statusView struct {
 }
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request) error {
-	up := max(s.opts.Now().Sub(s.started), 0)
+	up := max(s.opts.Wall().Sub(s.started), 0)
 	WriteJSON(w, http.StatusOK, statusView{
 		Version:       s.opts.Version,
 		StartTime:     s.started,

@@ -59,10 +59,16 @@ type Options struct {
 	AnonymousRole store.Role
 	// Version is reported by /api/v1/status.
 	Version string
-	// Now is the clock for token expiry, the token cache and event receive
-	// times. Request durations use the real clock regardless, as they measure
-	// the process, not the data.
+	// Now is the clock of the data: receive times of events posted without
+	// one, acknowledgements and notes, whether an alert is still firing.
+	// In the demo it is the simulator's clock. Request durations use the
+	// real clock regardless, as they measure the process, not the data.
 	Now func() time.Time
+	// Wall is the clock of the process: uptime, token creation, expiry and
+	// the token cache (default: Now). It differs from Now only when the
+	// data run on a clock of their own (the demo's simulated time), where
+	// a token made to last an hour must still last a real hour.
+	Wall func() time.Time
 	// TokenCacheTTL is how long a successful token lookup is reused. It is
 	// also how long a token deleted by another process (or directly in the
 	// store) keeps working here. Negative disables the cache.
@@ -112,6 +118,11 @@ func (o *Options) fillDefaults() {
 	}
 	if o.Now == nil {
 		o.Now = d.Now
+	}
+	if o.Wall == nil {
+		// One clock for both unless told otherwise: a caller that sets
+		// Now alone (a test's fake clock) gets it everywhere.
+		o.Wall = o.Now
 	}
 	if o.TokenCacheTTL == 0 {
 		o.TokenCacheTTL = d.TokenCacheTTL

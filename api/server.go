@@ -50,7 +50,7 @@ type Server struct {
 	mux     *http.ServeMux
 	// unmatched is the duration observer of requests that match no route.
 	unmatched prometheus.Observer
-	// started is when New ran, by Options.Now; /api/v1/status reports it.
+	// started is when New ran, by Options.Wall; /api/v1/status reports it.
 	started time.Time
 
 	mtx      sync.Mutex // protects srv, ln, served and stopping
@@ -83,7 +83,7 @@ func New(o Options) (*Server, error) {
 		metrics:   m,
 		mux:       http.NewServeMux(),
 		unmatched: m.duration.WithLabelValues(routeUnmatched),
-		started:   o.Now(),
+		started:   o.Wall(),
 	}
 	s.auth = newAuthenticator(o, m, s.touchToken)
 	s.registerBuiltins()

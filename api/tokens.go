@@ -97,7 +97,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
 	case !req.Role.Valid():
 		return Errorf(http.StatusBadRequest, CodeBadRequest, "field \"role\": want viewer, operator or admin, got %q", truncate(string(req.Role), 40))
 	}
-	now := s.opts.Now()
+	now := s.opts.Wall()
 	tok := store.Token{ID: randomHex(8), Name: req.Name, Role: req.Role, CreatedAt: now}
 	if req.ExpiresIn != "" {
 		d, err := time.ParseDuration(req.ExpiresIn)
@@ -130,7 +130,7 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("list tokens: %w", err)
 	}
-	now := s.opts.Now()
+	now := s.opts.Wall()
 	views := make([]tokenView, len(toks))
 	for i, t := range toks {
 		views[i] = viewToken(t, now)

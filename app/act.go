@@ -59,7 +59,7 @@ import (
 //
 //		firing, alerts := storeAlertLookup(a.store, anomalyClock(a.anomalies))
 //		as, err := newActStage(ctx, actDeps{
-//			Log: a.log, Registerer: a.reg, Config: cfg.Act, DataDir: cfg.DataDir, Now: a.now,
+//			Log: a.log, Registerer: a.reg, Config: cfg.Act, DataDir: cfg.DataDir, Now: a.clock,
 //			AddEntry: corr.AddEntry,
 //			Notify: nil, Escalate: nil,      // logged until connected to notify
 //			Firing: firing, Alerts: alerts,
@@ -160,6 +160,10 @@ type actDeps struct {
 	// Demo makes the only executor a fake cluster holding the simulator's
 	// deployments, and turns dry run off.
 	Demo bool
+	// TimeScale is how many seconds of Now pass per real second: the
+	// demo's speed, else 0 or 1. The approval TTL is a time given to
+	// people, so it is stretched by it onto Now's clock.
+	TimeScale float64
 	// KubeClient, when set, is the cluster (tests); otherwise it comes from
 	// act.kube.kubeconfig, the in-cluster account, or the demo.
 	KubeClient dynamic.Interface
@@ -257,7 +261,7 @@ func newActStage(ctx context.Context, d actDeps) (_ *actStage, err error) {
 			return err
 		})
 	}
-	o.ApprovalTTL = time.Duration(cfg.ApprovalTTL)
+	o.ApprovalTTL = scaledTTL(time.Duration(cfg.ApprovalTTL), d.TimeScale)
 	o.VerifyTimeout = time.Duration(cfg.VerifyTimeout)
 	o.Now, o.Logger, o.Registerer = d.Now, s.log, d.Registerer
 	if s.svc, err = act.New(o); err != nil {
@@ -266,6 +270,23 @@ func newActStage(ctx context.Context, d actDeps) (_ *actStage, err error) {
 	s.log.Info("act ready", "runbooks", len(rbs), "executors", len(execs), "dry_run", g.DryRun,
 		"max_level", g.MaxLevel, "kill_switch", g.KillSwitch)
 	return s, nil
+}
+
+// maxScaledTTL bounds a stretched TTL well inside time.Duration's range.
+const maxScaledTTL = 100 * 365 * 24 * time.Hour
+
+// scaledTTL is ttl of real time measured on a clock that runs scale times
+// faster: in the demo (60x by default) an approval requested at simulated
+// time T expires at T + 60h, which is still the configured hour for the
+// operator, where an unscaled TTL would give them one minute.
+func scaledTTL(ttl time.Duration, scale float64) time.Duration {
+	if scale <= 1 {
+		return ttl
+	}
+	if f := float64(ttl) * scale; f < float64(maxScaledTTL) {
+		return time.Duration(f)
+	}
+	return maxScaledTTL
 }
 
 // executors builds the executors the configuration enables. The kube

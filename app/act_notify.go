@@ -34,7 +34,7 @@ func (a *App) actNotice(ctx context.Context, kind, severity, runbook, incidentID
 		m["incident"] = incidentID
 	}
 	ls := telemetry.LabelsFromMap(m)
-	now := a.alertClock()
+	now := a.clock()
 	alert := telemetry.Alert{
 		Labels: telemetry.LabelsFromMap(map[string]string{"alertname": RemediationAlertName, "kind": kind, "severity": severity,
 			"runbook": runbook, "incident": incidentID, "subject": subject}),

@@ -138,7 +138,7 @@ func (a *App) startAlerting(ctx context.Context, cfg config.Config) error {
 	if al.silences, err = silence.New(so); err != nil {
 		return fmt.Errorf("silences: %w", err)
 	}
-	if err := al.silences.Load(ctx, a.now()); err != nil {
+	if err := al.silences.Load(ctx, a.clock()); err != nil {
 		return fmt.Errorf("load silences: %w", err)
 	}
 
@@ -153,7 +153,7 @@ func (a *App) startAlerting(ctx context.Context, cfg config.Config) error {
 	do.NotifyResolvedSilenced = cfg.Alerting.NotifyResolvedSilenced
 	do.MaxAlerts = cfg.Alerting.MaxAlerts
 	do.LogRetention = time.Duration(cfg.Notify.LogRetention)
-	do.Now = a.alertClock
+	do.Now = a.clock
 	do.Logger, do.Registerer = a.log.With("component", "dispatch"), a.reg
 	if al.disp, err = dispatch.New(do); err != nil {
 		return fmt.Errorf("dispatcher: %w", err)
@@ -181,7 +181,7 @@ func (a *App) startAlerting(ctx context.Context, cfg config.Config) error {
 		_ = al.disp.Run(runCtx)
 	}()
 	al.every(runCtx, alertingGCInterval, func() {
-		now := a.alertClock()
+		now := a.clock()
 		if _, err := al.silences.GC(runCtx, now); err != nil && runCtx.Err() == nil {
 			a.log.Warn("silences gc", "err", err)
 		}
@@ -189,7 +189,7 @@ func (a *App) startAlerting(ctx context.Context, cfg config.Config) error {
 			al.inhibitor.GC(now)
 		}
 	})
-	al.every(runCtx, time.Duration(cfg.Notify.FlushInterval), func() { al.flush(al.deliverCtx, a.alertClock()) })
+	al.every(runCtx, time.Duration(cfg.Notify.FlushInterval), func() { al.flush(al.deliverCtx, a.clock()) })
 	go func() {
 		defer close(al.drained)
 		al.notifyIncidents(a)
@@ -206,7 +206,7 @@ func (a *App) startAlerting(ctx context.Context, cfg config.Config) error {
 		if built.Inhibitor != nil {
 			built.Inhibitor.Put(as...)
 		}
-		if err := al.disp.Put(as, a.alertClock()); err != nil {
+		if err := al.disp.Put(as, a.clock()); err != nil {
 			a.log.Warn("dispatch alerts", "err", err)
 		}
 		return nil
@@ -249,7 +249,7 @@ func (a *App) stopAlerting(ctx context.Context) error {
 	}()
 	al.cancel()
 	al.wg.Wait()
-	now := a.alertClock()
+	now := a.clock()
 	// What is due goes out now rather than being lost with the process.
 	al.disp.Tick(al.deliverCtx, now)
 	var errs []error
@@ -295,19 +295,6 @@ func (al *alerting) closeChanges() {
 // every runs fn every interval until ctx is done.
 func (al *alerting) every(ctx context.Context, interval time.Duration, fn func()) {
 	runEvery(ctx, &al.wg, interval, fn)
-}
-
-// alertClock is the time the dispatcher and silences judge alerts by: the
-// simulator's clock in the demo (its alerts carry simulated times, which run
-// ahead of the wall clock), else the wall clock.
-func (a *App) alertClock() time.Time {
-	if d := a.demoClock.Load(); d != nil {
-		d.mtx.Lock()
-		t := d.sim.Now()
-		d.mtx.Unlock()
-		return t
-	}
-	return a.now()
 }
 
 func loadAMConfig(path string) (*config.AlertmanagerConfig, error) {
@@ -436,7 +423,7 @@ func (a *App) registerAlertingRoutes(srv *api.Server) {
 		if err != nil {
 			return api.Errorf(http.StatusBadRequest, "bad_request", "fingerprint %q is not 16 hex digits", truncate(raw, 64))
 		}
-		ex := al.disp.Explain(fp, a.alertClock())
+		ex := al.disp.Explain(fp, a.clock())
 		if !ex.Known {
 			return api.Errorf(http.StatusNotFound, "not_found", "no alert with fingerprint %s was routed (or it was forgotten)", fp)
 		}

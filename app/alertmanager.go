@@ -31,12 +31,12 @@ func (a *App) alertmanagerReceivers(sink ingest.Sink, auth ingest.Auth, limits i
 		return nil, fmt.Errorf("alert state: %w", err)
 	}
 	o := amapi.DefaultOptions()
-	o.Sink, o.State, o.Auth, o.Limits, o.Now = sink, st, auth, limits, a.now
+	o.Sink, o.State, o.Auth, o.Limits, o.Now = sink, st, auth, limits, a.clock
 	o.ReceiverName, o.ResolveTimeout = am.Receiver, time.Duration(am.ResolveTimeout)
 	o.Version = amapi.VersionInfo{Version: a.opts.Version}
 	if al := a.alerting; al != nil {
 		o.Silences, o.Dispatcher = al.silences, al.disp
-		o.SilenceAuth = silenceAuth(a.store, cfg.API.Listen, a.now)
+		o.SilenceAuth = silenceAuth(a.store, cfg.API.Listen, a.clock)
 		orig, err := amStatusConfig(al.tree, al.receiverNames, time.Duration(am.ResolveTimeout))
 		if err != nil {
 			return nil, err
@@ -49,14 +49,14 @@ func (a *App) alertmanagerReceivers(sink ingest.Sink, auth ingest.Auth, limits i
 		return nil, fmt.Errorf("alertmanager api: %w", err)
 	}
 	wo := amapi.DefaultWebhookOptions()
-	wo.Sink, wo.Auth, wo.Limits, wo.Now = sink, auth, limits, a.now
+	wo.Sink, wo.Auth, wo.Limits, wo.Now = sink, auth, limits, a.clock
 	wo.Logger, wo.Registerer = a.log.With("component", "amwebhook"), a.reg
 	wh, err := amapi.NewWebhook(wo)
 	if err != nil {
 		return nil, fmt.Errorf("alertmanager webhook: %w", err)
 	}
 	if _, err := a.bus.Subscribe(bus.TopicAlerts, bus.SubscribeOptions{Name: "amapi-state"}, bus.Handle(func(_ context.Context, _ string, as []telemetry.Alert) error {
-		return st.Update(as, a.now())
+		return st.Update(as, a.clock())
 	})); err != nil {
 		return nil, fmt.Errorf("subscribe alert state: %w", err)
 	}

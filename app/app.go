@@ -35,7 +35,9 @@ type Options struct {
 	Config  config.Config
 	Logger  *slog.Logger
 	Version string
-	// Now is the wall clock; tests replace it.
+	// Now is the wall clock; tests replace it. The app's own clock (see
+	// App.clock) is this one except in the demo, where it is the
+	// simulator's.
 	Now func() time.Time
 }
 
@@ -44,7 +46,11 @@ type App struct {
 	opts Options
 	log  *slog.Logger
 	reg  *prometheus.Registry
-	now  func() time.Time
+	// now is the wall clock (Options.Now). Only what measures the process
+	// or talks to the outside world in real time reads it directly (the
+	// demo's pacing, caches, external sources); everything that stamps or
+	// judges data reads clock.
+	now func() time.Time
 
 	// Set during Start, read-only afterwards.
 	store   store.Store
@@ -72,7 +78,8 @@ type App struct {
 	// diagnosis is read by the correlator's sink, which may run before
 	// Start has stored it.
 	diagnosis atomic.Pointer[diagnosisStage]
-	// demoClock is the demo once it runs, for loops started before it.
+	// demoClock is the demo once it runs, for loops started before it:
+	// clock reads it.
 	demoClock atomic.Pointer[demo]
 
 	mtx      sync.Mutex // protects cleanups and started
@@ -108,6 +115,21 @@ func New(o Options) (*App, error) {
 		ConstLabels: prometheus.Labels{"version": o.Version},
 	}, func() float64 { return 1 }))
 	return &App{opts: o, log: o.Logger, reg: reg, now: o.Now}, nil
+}
+
+// clock is the app's one notion of "now": the simulator's clock in the demo
+// (simulated telemetry, and so incidents and alerts, carry simulated times
+// that run ahead of the wall clock), else the wall clock. Everything that
+// stamps or judges data by the current time uses it (operator actions on
+// incidents, approvals and the audit, the alert APIs' firing judgement,
+// receive times of records that carry none, retention), so that an
+// acknowledgement never lands before the incident it acknowledges. Before
+// the demo starts it is the wall clock, which the demo's clock starts at.
+func (a *App) clock() time.Time {
+	if d := a.demoClock.Load(); d != nil {
+		return d.now()
+	}
+	return a.now()
 }
 
 // Registry returns the registry holding Vigil's own metrics.
@@ -174,7 +196,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 		// The demo-aware clock, so that the demo's simulated series count
 		// as current.
 		ks, err := newKEDAScalerStage(kedaScalerDeps{
-			Config: cfg.KEDAScaler, Metrics: a.metrics, Now: a.alertClock,
+			Config: cfg.KEDAScaler, Metrics: a.metrics, Now: a.clock,
 			Logger: a.log.With("component", "kedascaler"), Registerer: a.reg,
 		})
 		if err != nil {
@@ -193,14 +215,14 @@ func (a *App) Start(ctx context.Context) (err error) {
 	// loops publish to the bus and write to the store.
 	a.onStop("background loops", func(context.Context) error { cancel(); a.wg.Wait(); return nil })
 	if a.alertState != nil {
-		a.loop("alert state gc", alertStateGCInterval, func() { a.alertState.GC(a.now()) }, runCtx)
+		a.loop("alert state gc", alertStateGCInterval, func() { a.alertState.GC(a.clock()) }, runCtx)
 	}
-	a.loop("metricstore prune", metricsPruneInterval, func() { a.metrics.Prune(a.now()) }, runCtx)
+	a.loop("metricstore prune", metricsPruneInterval, func() { a.metrics.Prune(a.clock()) }, runCtx)
 	if err := a.startSources(ctx, cfg); err != nil {
 		return err
 	}
 	a.loop("prune", time.Duration(cfg.Store.PruneInterval), func() {
-		n, err := a.store.Prune(runCtx, a.now())
+		n, err := a.store.Prune(runCtx, a.clock())
 		if err != nil {
 			a.log.Warn("prune store", "err", err)
 		} else if n > 0 {
@@ -257,7 +279,11 @@ func (a *App) startAPI(ctx context.Context, cfg config.Config) error {
 	ao.MaxBodyBytes = int64(cfg.API.MaxBodyBytes)
 	ao.AnonymousRole = cfg.API.AnonymousRole
 	ao.Version = a.opts.Version
-	ao.Now = a.now
+	// Incident actions, event receive times and the firing judgement are
+	// on the data's clock (the simulator's in the demo); uptime and token
+	// expiry on the wall clock, so a token made to last an hour lasts one.
+	ao.Now = a.clock
+	ao.Wall = a.now
 	ao.ShutdownTimeout = time.Duration(cfg.API.ShutdownTimeout)
 	srv, err := api.New(ao)
 	if err != nil {

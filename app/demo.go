@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -35,11 +36,17 @@ type demo struct {
 	mtx sync.Mutex // protects sim and lag: the API reads while the loop advances
 	sim *sim.Sim
 	lag time.Duration
+	// simNow mirrors sim.Now() (Unix nanoseconds), written under mtx after
+	// each advance: the app clock reads it on every request and must not
+	// wait for a step to finish generating.
+	simNow atomic.Int64
 
 	simTime prometheus.Gauge
 }
 
 func (a *App) startDemo(ctx context.Context, c config.Demo) error {
+	// The demo is paced by the wall clock; everything else reads the
+	// simulator's clock (App.clock) once it runs.
 	start := a.now().UTC().Truncate(time.Minute)
 	so := sim.DefaultOptions()
 	so.Seed = c.Seed
@@ -51,6 +58,7 @@ func (a *App) startDemo(ctx context.Context, c config.Demo) error {
 		return fmt.Errorf("start demo: %w", err)
 	}
 	d := &demo{sim: s, speed: c.Speed}
+	d.simNow.Store(s.Now().UnixNano())
 	d.simTime = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "vigil_demo_simulated_time_seconds",
 		Help: "The demo simulator's clock, as a Unix timestamp.",
@@ -89,10 +97,14 @@ func (d *demo) step(ctx context.Context, b bus.Bus, target time.Time) error {
 	}
 	batch := d.sim.Advance(to)
 	d.lag = target.Sub(to)
+	d.simNow.Store(d.sim.Now().UnixNano())
 	d.mtx.Unlock()
 	d.simTime.Set(float64(to.Unix()))
 	return publishBatch(ctx, ingest.NewBusSink(b, true), batch)
 }
+
+// now is the simulator's clock: the end of what it has generated so far.
+func (d *demo) now() time.Time { return time.Unix(0, d.simNow.Load()).UTC() }
 
 // publishBatch delivers a simulator batch as a stream receiver would:
 // through a blocking sink, so a full pipeline slows the simulator down

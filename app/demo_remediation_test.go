@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vigilops/vigil/incident"
 )
 
 // TestDemoRedisRemediation drives the whole loop in the demo: the Redis
@@ -54,7 +56,9 @@ func TestDemoRedisRemediation(t *testing.T) {
 
 	type approval struct {
 		ID, Runbook, Status, Execution string
-		IncidentID                     string `json:"incident_id"`
+		IncidentID                     string    `json:"incident_id"`
+		RequestedAt                    time.Time `json:"requested_at"`
+		ExpiresAt                      time.Time `json:"expires_at"`
 	}
 	var ap approval
 	waitFor(t, "an approval request for the redis runbook", 90*time.Second, func() bool {
@@ -79,6 +83,22 @@ func TestDemoRedisRemediation(t *testing.T) {
 	})
 	if _, b := call("GET", "/api/v1/incidents/"+ap.IncidentID+"/diagnosis", "", ""); !strings.Contains(string(b), `"redis"`) {
 		t.Errorf("the incident's diagnosis does not name redis: %.800s", b)
+	}
+	// The request is on the simulated clock, like the incident it is for,
+	// and stays open for the configured time of the operator's (real) time.
+	_, b := call("GET", "/api/v1/incidents/"+ap.IncidentID, "", "")
+	var iv struct {
+		Incident incident.Incident `json:"incident"`
+	}
+	if err := json.Unmarshal(b, &iv); err != nil {
+		t.Fatalf("incident %s: %v: %.300s", ap.IncidentID, err, b)
+	}
+	opened := iv.Incident.OpenedAt
+	if ap.RequestedAt.Before(opened) {
+		t.Errorf("approval requested at %s, before its incident opened at %s", ap.RequestedAt, opened)
+	}
+	if got, want := ap.ExpiresAt.Sub(ap.RequestedAt), time.Duration(cfg.Act.ApprovalTTL)*3600; got != want {
+		t.Errorf("approval expires %s after its request, want approval_ttl x demo speed = %s", got, want)
 	}
 	// Approving needs the operator role.
 	if code, _ := call("POST", "/api/v1/approvals/"+ap.ID+"/approve", "", `{}`); code == http.StatusOK {
@@ -109,6 +129,27 @@ func TestDemoRedisRemediation(t *testing.T) {
 	})
 	if status != "succeeded" && status != "verified" {
 		t.Errorf("execution ended %q, want succeeded", status)
+	}
+	// Remediation entries sit after the incident opened on its timeline.
+	_, b = call("GET", "/api/v1/incidents/"+ap.IncidentID+"/timeline", "", "")
+	var tl struct {
+		Entries []incident.Entry `json:"entries"`
+	}
+	if err := json.Unmarshal(b, &tl); err != nil {
+		t.Fatalf("timeline: %v: %.300s", err, b)
+	}
+	actions := 0
+	for _, e := range tl.Entries {
+		if e.Kind != incident.EntryAction {
+			continue
+		}
+		actions++
+		if e.Time.Before(opened) {
+			t.Errorf("remediation entry %q at %s is before the incident opened at %s", e.Text, e.Time, opened)
+		}
+	}
+	if actions == 0 {
+		t.Errorf("no remediation entry on the timeline: %.2000s", b)
 	}
 	if code, b := call("GET", "/api/v1/audit/verify", "", ""); code != http.StatusOK || !strings.Contains(string(b), `"ok":true`) {
 		t.Errorf("audit verify: %d %s", code, b)

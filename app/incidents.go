@@ -117,7 +117,7 @@ func (a *App) subscribeCorrelator(al *alerting) error {
 		for i := range as {
 			at := as[i].UpdatedAt
 			if at.IsZero() {
-				at = a.alertClock()
+				at = a.clock()
 			}
 			al.observe(ctx, a, correlate.AlertSignal(&as[i], at))
 		}
@@ -166,7 +166,7 @@ func (al *alerting) observe(ctx context.Context, a *App, s correlate.Signal) {
 // period whether signals arrive in replayed, live or simulated time.
 func (a *App) tickCorrelator(ctx context.Context, al *alerting) {
 	al.refreshTopology()
-	now := a.now()
+	now := a.clock()
 	if n := al.newest.Load(); n > now.UnixNano() {
 		now = time.Unix(0, n)
 	}
@@ -196,7 +196,7 @@ func (al *alerting) notifyIncident(ctx context.Context, a *App, c correlate.Chan
 	ls := telemetry.LabelsFromMap(m)
 	now := inc.UpdatedAt
 	if now.IsZero() {
-		now = a.now()
+		now = a.clock()
 	}
 	// The incident rides along as one alert whose labels carry its
 	// severity: a severity change is new content to the notification log.

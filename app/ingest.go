@@ -52,7 +52,7 @@ func (a *App) startIngest(ctx context.Context, srv *api.Server, cfg config.Confi
 	}
 	if in.NDJSON.Enabled {
 		o := ndjson.DefaultOptions()
-		o.Sink, o.Auth, o.Limits, o.Logger, o.Registerer, o.Now = httpSink, auth, limits, a.log.With("component", "ndjson"), a.reg, a.now
+		o.Sink, o.Auth, o.Limits, o.Logger, o.Registerer, o.Now = httpSink, auth, limits, a.log.With("component", "ndjson"), a.reg, a.clock
 		r, err := ndjson.New(o)
 		if err != nil {
 			return fmt.Errorf("ndjson receiver: %w", err)
@@ -61,7 +61,7 @@ func (a *App) startIngest(ctx context.Context, srv *api.Server, cfg config.Confi
 	}
 	if in.OTLP.Enabled {
 		o := otlp.DefaultOptions()
-		o.Sink, o.Auth, o.Limits, o.Logger, o.Registerer, o.Now = httpSink, auth, limits, a.log.With("component", "otlp"), a.reg, a.now
+		o.Sink, o.Auth, o.Limits, o.Logger, o.Registerer, o.Now = httpSink, auth, limits, a.log.With("component", "otlp"), a.reg, a.clock
 		o.Topology.Registerer = a.reg
 		r, err := otlp.New(o)
 		if err != nil {
@@ -91,7 +91,7 @@ func (a *App) startIngest(ctx context.Context, srv *api.Server, cfg config.Confi
 		o := syslog.DefaultOptions()
 		o.UDPListen, o.TCPListen = in.Syslog.UDPListen, in.Syslog.TCPListen
 		o.MaxMessageBytes = int(in.MaxLineBytes)
-		o.Sink, o.Logger, o.Registerer, o.Now = streamSink, a.log.With("component", "syslog"), a.reg, a.now
+		o.Sink, o.Logger, o.Registerer, o.Now = streamSink, a.log.With("component", "syslog"), a.reg, a.clock
 		r, err := syslog.New(o)
 		if err != nil {
 			return fmt.Errorf("syslog receiver: %w", err)
@@ -111,7 +111,7 @@ func (a *App) startIngest(ctx context.Context, srv *api.Server, cfg config.Confi
 		// Each tailer keeps its positions under its own key: sharing one
 		// would let them overwrite each other's offsets.
 		o.Offsets = file.NewStateOffsetStore(a.store, file.DefaultOffsetsKey+"/"+o.Name)
-		o.Sink, o.Logger, o.Registerer, o.Now = streamSink, a.log.With("component", o.Name), a.reg, a.now
+		o.Sink, o.Logger, o.Registerer, o.Now = streamSink, a.log.With("component", o.Name), a.reg, a.clock
 		r, err := file.New(o)
 		if err != nil {
 			return fmt.Errorf("file receiver %d: %w", i, err)

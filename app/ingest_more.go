@@ -29,7 +29,7 @@ func (a *App) moreHTTPReceivers(sink ingest.Sink, auth ingest.Auth, limits inges
 	var out []ingest.HTTPReceiver
 	if cfg.Ingest.RemoteWrite.Enabled {
 		o := promwrite.DefaultOptions()
-		o.Sink, o.Auth, o.Limits, o.Now = sink, auth, limits, a.now
+		o.Sink, o.Auth, o.Limits, o.Now = sink, auth, limits, a.clock
 		o.Logger, o.Registerer = a.log.With("component", "promwrite"), a.reg
 		r, err := promwrite.New(o)
 		if err != nil {
@@ -82,6 +82,8 @@ func (a *App) startSources(ctx context.Context, cfg config.Config) error {
 		o.Step, o.Backfill, o.Interval, o.Timeout = time.Duration(p.Step), time.Duration(p.Backfill), time.Duration(p.Interval), time.Duration(p.Timeout)
 		o.BearerToken = bearer
 		o.BasicAuth = promsource.BasicAuth{Username: p.BasicUsername, Password: pass}
+		// The wall clock, not the app's: it places the window pulled from
+		// a real Prometheus, whose samples are in real time even in the demo.
 		o.Sink, o.Now = sink, a.now
 		o.Logger, o.Registerer = a.log.With("component", "promsource", "source", p.Name), a.reg
 		src, err := promsource.New(o)

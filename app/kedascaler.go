@@ -43,7 +43,7 @@ import (
 //		if cfg.KEDAScaler.Enabled() {
 //			ks, err := newKEDAScalerStage(kedaScalerDeps{
 //				Config: cfg.KEDAScaler, Metrics: a.metrics,
-//				Now: a.now, // or the demo-aware clock (a.alertClock) so the demo's simulated series are "now"
+//				Now: a.clock, // the app clock, so the demo's simulated series are "now"
 //				Logger: a.log.With("component", "kedascaler"), Registerer: a.reg,
 //			})
 //			if err != nil {

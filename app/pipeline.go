@@ -45,7 +45,7 @@ func (a *App) startPipeline() error {
 		{bus.TopicAlerts, bus.SubscribeOptions{Name: "store"}, bus.Handle(func(ctx context.Context, _ string, as []telemetry.Alert) error {
 			m.records.WithLabelValues("alert").Add(float64(len(as)))
 			// The batch is shared with every other subscriber: stamp a copy.
-			now := a.now()
+			now := a.clock()
 			stamped := make([]telemetry.Alert, len(as))
 			for i, al := range as {
 				if al.UpdatedAt.IsZero() {

@@ -20,12 +20,12 @@ func (a *App) startDiagnosisAndAct(ctx context.Context, srv *api.Server, cfg con
 	}
 	firing, alerts := storeAlertLookup(a.store, anomalyClock(a.anomalies))
 	as, err := newActStage(ctx, actDeps{
-		Log: a.log, Registerer: a.reg, Config: cfg.Act, DataDir: cfg.DataDir, Now: a.now,
+		Log: a.log, Registerer: a.reg, Config: cfg.Act, DataDir: cfg.DataDir, Now: a.clock,
 		AddEntry: al.corr.AddEntry,
 		Notify:   a.actNotify, Escalate: a.actEscalate,
 		Firing: firing, Alerts: alerts,
 		Anomalies: anomalyRange(a.anomalies), Clock: anomalyClock(a.anomalies),
-		Demo: cfg.Demo.Enabled,
+		Demo: cfg.Demo.Enabled, TimeScale: demoSpeed(cfg.Demo),
 	})
 	if err != nil {
 		return err
@@ -51,4 +51,13 @@ func (a *App) startDiagnosisAndAct(ctx context.Context, srv *api.Server, cfg con
 	a.onStop("diagnosis", ds.Stop)
 	a.diagnosis.Store(ds)
 	return nil
+}
+
+// demoSpeed is how fast the app clock runs against the wall clock: the
+// demo's speed when it runs, else 1.
+func demoSpeed(c config.Demo) float64 {
+	if c.Enabled {
+		return c.Speed
+	}
+	return 1
 }

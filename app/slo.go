@@ -35,7 +35,7 @@ func (a *App) buildSLO(al *alerting, cfg config.Config) error {
 // evaluateSLO judges every SLO at the alert clock, keeps the status for
 // GET /api/v1/slos and publishes the alerts.
 func (a *App) evaluateSLO(ctx context.Context, al *alerting) {
-	res, err := al.slo.Evaluate(ctx, a.alertClock())
+	res, err := al.slo.Evaluate(ctx, a.clock())
 	if err != nil && ctx.Err() == nil {
 		a.log.Warn("evaluate slos", "err", err)
 	}

@@ -35,7 +35,7 @@ func (a *App) ensureAdminToken(ctx context.Context, path string) error {
 	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
 		return fmt.Errorf("write admin token: %w", err)
 	}
-	t := store.Token{ID: newID(), Name: "initial-admin", Role: store.RoleAdmin, Hash: hash, CreatedAt: a.now().UTC()}
+	t := store.Token{ID: newID(), Name: "initial-admin", Role: store.RoleAdmin, Hash: hash, CreatedAt: a.clock().UTC()}
 	if err := a.store.CreateToken(ctx, t); err != nil {
 		return fmt.Errorf("store admin token: %w", err)
 	}
