@@ -152,9 +152,9 @@ type Incident struct {
 
 	OpenedAt       time.Time `json:"opened_at"`
 	UpdatedAt      time.Time `json:"updated_at"`
-	AcknowledgedAt time.Time `json:"acknowledged_at,omitempty"`
+	AcknowledgedAt time.Time `json:"acknowledged_at,omitzero"`
 	AcknowledgedBy string    `json:"acknowledged_by,omitempty"`
-	ResolvedAt     time.Time `json:"resolved_at,omitempty"`
+	ResolvedAt     time.Time `json:"resolved_at,omitzero"`
 	ResolvedBy     string    `json:"resolved_by,omitempty"`
 	// Reopened counts how often the incident came back after resolution.
 	Reopened int `json:"reopened,omitempty"`

@@ -111,9 +111,9 @@ type Token struct {
 	Hash      []byte    `json:"-"` // SHA-256 of the secret
 	CreatedAt time.Time `json:"created_at"`
 	// ExpiresAt, when set, is when the token stops working.
-	ExpiresAt time.Time `json:"expires_at,omitempty"`
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
 	// LastUsedAt is updated at most about once a minute to keep reads cheap.
-	LastUsedAt time.Time `json:"last_used_at,omitempty"`
+	LastUsedAt time.Time `json:"last_used_at,omitzero"`
 }
 
 // TokenStore keeps API tokens.
