@@ -1,12 +1,10 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -185,16 +183,7 @@ func TestActDemoRedisFlow(t *testing.T) {
 	defer hs.Close()
 	call := func(method, path, token string) (int, []byte) {
 		t.Helper()
-		req, _ := http.NewRequest(method, hs.URL+path, bytes.NewReader([]byte("{}")))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, b
+		return send(t, method, hs.URL+path, "{}", token)
 	}
 
 	at := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)

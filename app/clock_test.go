@@ -1,10 +1,8 @@
 package app
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -90,21 +88,7 @@ func TestDemoOperatorActionsUseTheSimulatedClock(t *testing.T) {
 	base := "http://" + a.Addr().String()
 	call := func(method, path, token, body string) (int, []byte) {
 		t.Helper()
-		req, err := http.NewRequest(method, base+path, bytes.NewBufferString(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Content-Type", "application/json")
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, b
+		return send(t, method, base+path, body, token)
 	}
 	decode := func(b []byte, v any) {
 		t.Helper()

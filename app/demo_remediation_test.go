@@ -1,10 +1,8 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -33,18 +31,8 @@ func TestDemoRedisRemediation(t *testing.T) {
 		t.Fatal(err)
 	}
 	call := func(method, path, token, body string) (int, []byte) {
-		req, _ := http.NewRequest(method, base+path, bytes.NewBufferString(body))
-		req.Header.Set("Content-Type", "application/json")
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, b
+		t.Helper()
+		return send(t, method, base+path, body, token)
 	}
 	code, body := call("POST", "/api/v1/tokens", strings.TrimSpace(string(adminB)), `{"name":"oncall","role":"operator"}`)
 	var tok struct {

@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -64,18 +63,8 @@ func TestSilenceNeedsOperatorToken(t *testing.T) {
 	}
 	admin := strings.TrimSpace(string(adminB))
 	do := func(token, body string) (int, []byte) {
-		req, _ := http.NewRequest("POST", base+"/api/v2/silences", strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, b
+		t.Helper()
+		return send(t, "POST", base+"/api/v2/silences", body, token)
 	}
 	req, _ := http.NewRequest("POST", base+"/api/v1/tokens", strings.NewReader(`{"name":"ro","role":"viewer"}`))
 	req.Header.Set("Authorization", "Bearer "+admin)
