@@ -108,14 +108,7 @@ func steadyThenError(t *testing.T) string {
 
 func TestLogsAnalyzeNewPattern(t *testing.T) {
 	path := steadyThenError(t)
-	out, stderr, err := runVigil(t, "", "logs", "analyze", "--json", path)
-	if err != nil {
-		t.Fatalf("%v (stderr %q)", err, stderr)
-	}
-	var rep analyzeReport
-	if err := json.Unmarshal([]byte(out), &rep); err != nil {
-		t.Fatalf("%v in %s", err, out)
-	}
+	rep := analyzeJSON(t, "", path)
 	if rep.Lines != 3605 || rep.Templates != 2 {
 		t.Errorf("lines %d templates %d; want 3605, 2", rep.Lines, rep.Templates)
 	}
@@ -153,14 +146,7 @@ func TestLogsAnalyzeSyntheticTime(t *testing.T) {
 	// An error the new-pattern detector reports on its first line, once
 	// warm: after an hour of history, which only the synthetic clock gives.
 	b.WriteString("ERROR panic: runtime error: invalid memory address or nil pointer dereference\n")
-	out, stderr, err := runVigil(t, b.String(), "logs", "analyze", "--json", "-")
-	if err != nil {
-		t.Fatalf("%v (stderr %q)", err, stderr)
-	}
-	var rep analyzeReport
-	if err := json.Unmarshal([]byte(out), &rep); err != nil {
-		t.Fatalf("%v in %s", err, out)
-	}
+	rep := analyzeJSON(t, b.String(), "-")
 	if rep.Lines != 4001 || rep.Analysis.Cause == "" {
 		t.Errorf("lines %d cause %q", rep.Lines, rep.Analysis.Cause)
 	}
@@ -172,7 +158,7 @@ func TestLogsAnalyzeSyntheticTime(t *testing.T) {
 		}
 	}
 	if !found {
-		t.Errorf("no new_pattern anomaly after an hour of synthetic time: %s", out)
+		t.Errorf("no new_pattern anomaly after an hour of synthetic time: %+v", rep.Anomalies)
 	}
 }
 
@@ -239,14 +225,7 @@ func TestLogsAnalyzeSilenceOnlyBetweenLines(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			path := writeSteadyLog(t, "api.log", start, tc.gapAt, tc.gap)
-			out, stderr, err := runVigil(t, "", "logs", "analyze", "--json", path)
-			if err != nil {
-				t.Fatalf("%v (stderr %q)", err, stderr)
-			}
-			var rep analyzeReport
-			if err := json.Unmarshal([]byte(out), &rep); err != nil {
-				t.Fatalf("%v in %s", err, out)
-			}
+			rep := analyzeJSON(t, "", path)
 			sl := silences(rep.Anomalies)
 			if tc.gap == 0 {
 				if len(sl) > 0 {
@@ -416,14 +395,7 @@ func TestLogsAnalyzeEvidenceGrouped(t *testing.T) {
 	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, stderr, err := runVigil(t, "", "logs", "analyze", "--json", path)
-	if err != nil {
-		t.Fatalf("%v (stderr %q)", err, stderr)
-	}
-	var rep analyzeReport
-	if err := json.Unmarshal([]byte(out), &rep); err != nil {
-		t.Fatalf("%v in %s", err, out)
-	}
+	rep := analyzeJSON(t, "", path)
 	var refused []evidenceJSON
 	for _, e := range rep.Evidence {
 		if strings.Contains(e.Text, "connection refused") {
@@ -450,4 +422,19 @@ func TestLogsAnalyzeEvidenceGrouped(t *testing.T) {
 	if !strings.Contains(ev, ": 2023-10-27 10:00:30 [ERROR] disk quota exceeded") {
 		t.Errorf("the other kind of line is not shown:\n%s", ev)
 	}
+}
+
+// analyzeJSON runs `vigil logs analyze --json` on path with stdin and
+// decodes its report.
+func analyzeJSON(t *testing.T, stdin, path string) analyzeReport {
+	t.Helper()
+	out, stderr, err := runVigil(t, stdin, "logs", "analyze", "--json", path)
+	if err != nil {
+		t.Fatalf("%v (stderr %q)", err, stderr)
+	}
+	var rep analyzeReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v in %s", err, out)
+	}
+	return rep
 }
