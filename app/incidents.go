@@ -57,6 +57,11 @@ func (a *App) buildCorrelator(ctx context.Context, al *alerting, cfg config.Conf
 		default:
 			return nil
 		}
+		// The server log tells the incident's story too, for whoever reads
+		// it rather than the API.
+		inc := c.Incident
+		a.log.Info("incident "+string(c.Kind), "incident", inc.ID, "title", inc.Title,
+			"severity", inc.Severity, "urgency", inc.Urgency, "services", inc.Services, "updated", inc.UpdatedAt)
 		// Never block correlation on a receiver.
 		if !al.queueChange(c) {
 			al.incNotes.WithLabelValues("dropped").Inc()
