@@ -34,7 +34,7 @@ const (
 	rvBins   = 8    // levels of the range
 	rvWarmup = 150  // points whose span is the first range
 	rvMargin = 0.1  // widening beyond the span, as a share of the range
-	rvPrior  = 0.1  // pseudo-count of every transition
+	rvPrior  = 2.0  // pseudo-count of every transition
 	rvMinRow = 5    // visits of a level before its transitions count fully
 	rvRest   = 200  // points without a transition score after a high one
 	rvRestAt = 0.99 // transition score that starts the rest
