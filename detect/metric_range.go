@@ -17,7 +17,8 @@ package detect
 // It is what NAB's best detectors call the spatial and the temporal
 // anomaly, at the cost of 72 counters: a few nanoseconds and under
 // 400 bytes per series. Combined with the core (CombinedScore), it lifts
-// NAB's standard score from 52 to 66 (eval/nab/TUNING.md).
+// NAB's standard score from 52 to 66, and to 72 with the later steps of
+// eval/nab/TUNING.md.
 type rangeView struct {
 	n      int
 	lo, hi float64
@@ -40,7 +41,9 @@ const (
 	rvRestAt = 0.99 // transition score that starts the rest
 	// rvWeight scales the view into the core's score: a transition
 	// whose chance was 1 in 1,000 (0.999) meets the core's alarm level
-	// (mcHoldAt, 0.5), and a new extreme passes it.
+	// (mcHoldAt, 0.5), and a new extreme passes it. With the prior of
+	// rvPrior counts per step, a step never taken gets there only from a
+	// level the series has left about 2,000 times.
 	rvWeight = 0.5
 	// rvHalve is the level count at which all counts halve, so that they
 	// never overflow and old habits fade on very long streams.
