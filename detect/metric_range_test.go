@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+	"time"
 )
 
 // TestRangeView checks the range view's two judgements on a noisy series
@@ -89,4 +90,33 @@ func TestRangeViewFlat(t *testing.T) {
 			t.Errorf("base %g: range %g..%g scale %g", base, r.lo, r.hi, r.scale)
 		}
 	}
+}
+
+// FuzzSeriesScore feeds a detector values from the edges of float64 (huge,
+// tiny, zero, alternating signs) and checks that every score stays a
+// number in [0, 1]: the range view's widening and the seasonal rings must
+// not overflow into NaN.
+func FuzzSeriesScore(f *testing.F) {
+	f.Add(1.0, 2.0, uint16(500))
+	f.Add(1e150, -1e150, uint16(400))
+	f.Add(1e308, -1e308, uint16(400)) // skipped: beyond MaxValue
+	f.Add(5e-324, 0.0, uint16(300))
+	f.Add(-3.0, 1e300, uint16(1000))
+	f.Fuzz(func(t *testing.T, a, b float64, n uint16) {
+		d := NewSeriesDetector(DefaultSeriesOptions())
+		t0 := time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
+		for i := 0; i < int(n)%2000+200; i++ {
+			v := a
+			switch i % 7 {
+			case 3:
+				v = b
+			case 5:
+				v = (a + b) / 2
+			}
+			s := d.Observe(t0.Add(time.Duration(i)*time.Minute), v)
+			if math.IsNaN(s.Score) || s.Score < 0 || s.Score > 1 || math.IsNaN(s.Likelihood) {
+				t.Fatalf("point %d value %g: score %g likelihood %g", i, v, s.Score, s.Likelihood)
+			}
+		}
+	})
 }

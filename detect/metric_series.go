@@ -105,6 +105,12 @@ type SeriesScore struct {
 	Anomaly *Anomaly
 }
 
+// MaxValue is the largest magnitude a SeriesDetector judges: far beyond
+// any real measurement (a byte counter of a zettabyte is 1e21), and small
+// enough that the squares and differences of the statistics cannot
+// overflow float64 into NaN.
+const MaxValue = 1e150
+
 // bandRel is the floor of the band view's deviation as a share of the
 // usual level.
 const bandRel = 0.1
@@ -219,10 +225,10 @@ func (d *SeriesDetector) ObserveEvent(ev telemetry.Event) {
 }
 
 // Observe scores one point at evaluation time t. Points must come in time
-// order; NaN and infinite values are skipped (scored 0) so a broken
-// exporter cannot poison the model.
+// order; NaN, infinite and absurdly large values (beyond ±MaxValue) are
+// skipped (scored 0) so a broken exporter cannot poison the model.
 func (d *SeriesDetector) Observe(t time.Time, v float64) SeriesScore {
-	if math.IsNaN(v) || math.IsInf(v, 0) {
+	if math.IsNaN(v) || math.IsInf(v, 0) || math.Abs(v) > MaxValue {
 		return SeriesScore{}
 	}
 	switch d.core.n {
