@@ -136,7 +136,7 @@ func (m *MultiDetector) Observe(t time.Time, values []float64) (MultiScore, erro
 	// unit weigh alike, then judge before learning
 	const a = 0.002
 	for i, v := range values {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
+		if math.IsNaN(v) || math.IsInf(v, 0) || math.Abs(v) > MaxValue {
 			v = m.mean[i]
 		}
 		if m.n == 1 {
