@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -16,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -63,6 +65,7 @@ func newLogsAnalyzeCmd() *cobra.Command {
 	var (
 		asJSON   bool
 		follow   bool
+		binaryOK bool
 		service  string
 		maxBytes int
 		cfgFile  string
@@ -126,7 +129,16 @@ arrives, and a last one on Ctrl-C.
 			if err != nil {
 				return fmt.Errorf("logs analyze: %w", err)
 			}
-			lr := &lineReader{r: bufio.NewReaderSize(in, 64<<10), max: maxBytes}
+			br := bufio.NewReaderSize(in, 64<<10)
+			if !binaryOK {
+				// Peek fills what the input has ready (a whole small file, the
+				// first 64 KiB of a big one); a short read is not an error here.
+				head, _ := br.Peek(64 << 10)
+				if why := binaryReason(head); why != "" {
+					return fmt.Errorf("logs analyze: %s does not look like a text log (%s); a compressed log reads with `zcat FILE | vigil logs analyze -`, and --binary analyses it anyway", name, why)
+				}
+			}
+			lr := &lineReader{r: br, max: maxBytes}
 			if follow {
 				ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
 				defer stop()
@@ -154,6 +166,7 @@ arrives, and a last one on Ctrl-C.
 	fl := c.Flags()
 	fl.BoolVar(&asJSON, "json", false, "print JSON instead of text")
 	fl.BoolVarP(&follow, "follow", "f", false, "keep reading the file as it grows (Ctrl-C to stop)")
+	fl.BoolVar(&binaryOK, "binary", false, "analyse input that does not look like text (NUL bytes, mostly non-UTF-8) instead of refusing it")
 	fl.StringVar(&service, "service", "", "service the lines come from (a label in the output; also keys learned header layouts; default: the file's name without .log, or stdin)")
 	fl.IntVar(&maxBytes, "max-line-bytes", defaultMaxLineBytes, "truncate longer lines to this many bytes (they are counted)")
 	fl.StringVar(&cfgFile, "config", "", "configuration file whose copilot section names an LLM (default: offline analyst; VIGIL_COPILOT_* variables apply too)")
@@ -743,4 +756,34 @@ func (la *logAnalyzer) follow(ctx context.Context, lr *lineReader, w io.Writer, 
 			lastSummary, pending = time.Now(), false
 		}
 	}
+}
+
+// binaryReason says why the start of an input does not look like a text
+// log ("" when it does): a NUL byte, or more than a tenth of its bytes
+// neither printable UTF-8 nor the usual white space and escapes.
+func binaryReason(head []byte) string {
+	if len(head) == 0 {
+		return ""
+	}
+	if i := bytes.IndexByte(head, 0); i >= 0 {
+		return fmt.Sprintf("a NUL byte at offset %d", i)
+	}
+	bad := 0
+	for i := 0; i < len(head); {
+		r, n := utf8.DecodeRune(head[i:])
+		switch {
+		case r == utf8.RuneError && n <= 1:
+			// A rune cut by the end of the sample is not evidence.
+			if len(head)-i >= utf8.UTFMax {
+				bad++
+			}
+		case r < 0x20 && r != '\t' && r != '\n' && r != '\r' && r != '\f' && r != '\v' && r != 0x1b:
+			bad++
+		}
+		i += max(n, 1)
+	}
+	if bad*10 > len(head) {
+		return fmt.Sprintf("%d of its first %d bytes are not text", bad, len(head))
+	}
+	return ""
 }

@@ -438,3 +438,32 @@ func analyzeJSON(t *testing.T, stdin, path string) analyzeReport {
 	}
 	return rep
 }
+
+// TestLogsAnalyzeRefusesBinary: a binary or compressed file is refused
+// with a reason and the way out; --binary analyses it anyway; UTF-8 text
+// and a Latin-1 log with a few stray bytes are read as text.
+func TestLogsAnalyzeRefusesBinary(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	bin := write("core.bin", append([]byte("ELF\x00\x01\x02"), bytes.Repeat([]byte{0x90, 0x00, 0xff}, 500)...))
+	_, _, err := runVigil(t, "", "logs", "analyze", bin)
+	if err == nil || !strings.Contains(err.Error(), "core.bin") || !strings.Contains(err.Error(), "NUL byte") || !strings.Contains(err.Error(), "--binary") {
+		t.Fatalf("binary file: err %v, want it refused naming the file, the reason and --binary", err)
+	}
+	if _, stderr, err := runVigil(t, "", "logs", "analyze", "--binary", bin); err != nil {
+		t.Errorf("--binary: %v (stderr %q)", err, stderr)
+	}
+	utf := write("utf8.log", []byte(strings.Repeat("2026-01-05T10:00:00Z INFO héllo wörld ✓ request served\n", 50)))
+	latin := write("latin1.log", []byte(strings.Repeat("2026-01-05T10:00:00Z INFO caf\xe9 order served to customer\n", 50)))
+	for _, p := range []string{utf, latin} {
+		if _, stderr, err := runVigil(t, "", "logs", "analyze", p); err != nil {
+			t.Errorf("%s: %v (stderr %q)", filepath.Base(p), err, stderr)
+		}
+	}
+}
