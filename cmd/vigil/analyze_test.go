@@ -467,3 +467,29 @@ func TestLogsAnalyzeRefusesBinary(t *testing.T) {
 		}
 	}
 }
+
+// FuzzBinaryReason: any input gets an answer without a panic, text made
+// only of printable ASCII and newlines is never refused, and an input
+// holding a NUL byte always is.
+func FuzzBinaryReason(f *testing.F) {
+	f.Add([]byte("2026-01-05 INFO hello\n"))
+	f.Add([]byte("\x1f\x8b\x08\x00gzip"))
+	f.Add([]byte("caf\xe9\n"))
+	f.Add([]byte{0xe2, 0x9c})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		why := binaryReason(b)
+		if bytes.IndexByte(b, 0) >= 0 && why == "" {
+			t.Fatalf("%q holds a NUL byte but was taken for text", b)
+		}
+		ascii := true
+		for _, c := range b {
+			if (c < 0x20 || c > 0x7e) && c != '\n' {
+				ascii = false
+				break
+			}
+		}
+		if ascii && why != "" {
+			t.Fatalf("printable ASCII %q refused: %s", b, why)
+		}
+	})
+}
