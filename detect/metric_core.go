@@ -49,8 +49,8 @@ type metricCore struct {
 	// (sampling step unknown, or the period too long to keep) is off.
 	season [2]mcSeason
 
-	maxSur  float64 // decaying maximum of surprise
-	maxPage float64 // the same without yesterday's neighbourhood, for paging
+	maxSur  mcMax // decaying maximum of surprise
+	maxPage mcMax // the same without yesterday's neighbourhood, for paging
 	// jitterK is how many steps either side of this time yesterday the
 	// score searches for a like value (see jitter); 0 turns it off.
 	jitterK int
@@ -255,27 +255,17 @@ func (c *metricCore) observe(x float64) float64 {
 		surPage = mcSurprise(zPage)
 	}
 	if c.n < mcWarmup {
-		c.maxSur = max(c.maxSur, sur)
-		c.maxPage = max(c.maxPage, surPage)
+		c.maxSur.learn(sur)
+		c.maxPage.learn(surPage)
 		return 0
 	}
-	ref := max(c.maxSur, mcMinRef)
-	refPage := max(c.maxPage, mcMinRef)
-	r := sur / ref
-	c.maxSur *= 1 - mcSurDecay
-	c.maxPage *= 1 - mcSurDecay
-	if sur > c.maxSur {
-		c.maxSur = sur
-	}
-	if surPage > c.maxPage {
-		c.maxPage = surPage
-	}
+	r := c.maxSur.judge(sur)
+	rp := c.maxPage.judge(surPage)
 	score := mcOneMinusExp(0.5 * r * r)
 	r0 := surOps * (1 / mcOpsRef)
 	c.last.raw = mcOneMinusExp(0.5 * r0 * r0)
 	c.last.score = score
-	if surPage != sur || refPage != ref {
-		rp := surPage / refPage
+	if rp != r {
 		c.last.score = mcOneMinusExp(0.5 * rp * rp)
 	}
 	if c.cool > 0 {
@@ -298,6 +288,22 @@ func (p coreParts) kind() string {
 		return "level_shift"
 	}
 	return "spike"
+}
+
+// mcMax is a decaying maximum of surprise, the reference a surprise is
+// judged against.
+type mcMax float64
+
+// learn raises the maximum to s (warm-up: no judgement, no decay).
+func (m *mcMax) learn(s float64) { *m = max(*m, mcMax(s)) }
+
+// judge returns s against the maximum so far (floored at mcMinRef), then
+// lets the maximum decay and learns s.
+func (m *mcMax) judge(s float64) float64 {
+	r := s / max(float64(*m), mcMinRef)
+	*m *= 1 - mcSurDecay
+	m.learn(s)
+	return r
 }
 
 // mcAbs is math.Abs: a sign-bit mask, where a branch on the sign (as this

@@ -199,8 +199,8 @@ func (d *SeriesDetector) persist(t time.Time, v float64, s *SeriesScore) {
 }
 
 // outside reports whether the episode may be reported at t: the series
-// has kept outside the trusted band for For/4 (as long as a strong run
-// must last), or the band is not trusted yet. One point just past the
+// has kept outside the trusted band for For/10 (two points at 30-second
+// steps and the default For), or the band is not trusted yet. One point just past the
 // band's edge is not enough: a level that wandered inside the band for
 // the whole episode would page on the first point of a new hour whose
 // band is a little narrower.
