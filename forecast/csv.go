@@ -139,8 +139,8 @@ func ReadCSVWith(r io.Reader, o CSVOptions) ([]telemetry.Point, error) {
 		}
 		if n := len(pts); n > 0 && t <= pts[n-1].T {
 			if !o.Unordered {
-				return nil, &unorderedError{fmt.Errorf("%w: line %d: timestamp %s is not after the previous row's %s (line %d); rows must be in time order, each timestamp once",
-					ErrBadCSV, line, clip(ts), clip(prevTS), prevLine)}
+				return nil, fmt.Errorf("%w: %w: line %d: timestamp %s is not after the previous row's %s (line %d); rows must be in time order, each timestamp once",
+					ErrBadCSV, ErrUnordered, line, clip(ts), clip(prevTS), prevLine)
 			}
 			unordered = true
 		}
@@ -254,11 +254,3 @@ func sortDedup(pts []telemetry.Point) []telemetry.Point {
 	}
 	return out
 }
-
-// unorderedError is a strict read's complaint about time order: it reads
-// as its message and matches both ErrBadCSV and ErrUnordered.
-type unorderedError struct{ err error }
-
-func (e *unorderedError) Error() string        { return e.err.Error() }
-func (e *unorderedError) Unwrap() error        { return e.err }
-func (e *unorderedError) Is(target error) bool { return target == ErrUnordered }
