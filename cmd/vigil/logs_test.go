@@ -9,20 +9,29 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spf13/cobra"
 )
 
 // runVigil executes the root command in-process and returns its stdout,
 // stderr and error.
 func runVigil(t *testing.T, stdin string, argv ...string) (string, string, error) {
 	t.Helper()
-	root := newRootCmd()
-	var out, errOut bytes.Buffer
-	root.SetArgs(argv)
-	root.SetOut(&out)
-	root.SetErr(&errOut)
-	root.SetIn(strings.NewReader(stdin))
+	root, out, errOut := testRoot(stdin, argv)
 	err := root.Execute()
 	return out.String(), errOut.String(), err
+}
+
+// testRoot is the root command with argv and stdin set and its output
+// captured.
+func testRoot(stdin string, argv []string) (root *cobra.Command, stdout, stderr *bytes.Buffer) {
+	root = newRootCmd()
+	stdout, stderr = new(bytes.Buffer), new(bytes.Buffer)
+	root.SetArgs(argv)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetIn(strings.NewReader(stdin))
+	return root, stdout, stderr
 }
 
 // usageCase is a command line that must fail as a usage error whose

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"strings"
 	"testing"
@@ -13,13 +12,8 @@ import (
 // and its exit code.
 func runMain(t *testing.T, argv ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	root := newRootCmd()
-	var out, errOut bytes.Buffer
-	root.SetArgs(argv)
-	root.SetOut(&out)
-	root.SetErr(&errOut)
-	root.SetIn(strings.NewReader(""))
-	code = run(root, &errOut)
+	root, out, errOut := testRoot("", argv)
+	code = run(root, errOut)
 	return out.String(), errOut.String(), code
 }
 
