@@ -403,13 +403,13 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	<-ctx.Done()
 	a.log.Info("shutting down")
-	start := time.Now()
+	start := a.now()
 	sctx, cancel := context.WithTimeout(context.Background(), time.Duration(a.opts.Config.API.ShutdownTimeout)+5*time.Second)
 	defer cancel()
 	if err := a.Stop(sctx); err != nil {
-		a.log.Error("stopped with an error", "err", err, "took", time.Since(start).Round(time.Millisecond))
+		a.log.Error("stopped with an error", "err", err, "took", a.now().Sub(start).Round(time.Millisecond))
 		return err
 	}
-	a.log.Info("stopped", "took", time.Since(start).Round(time.Millisecond))
+	a.log.Info("stopped", "took", a.now().Sub(start).Round(time.Millisecond))
 	return nil
 }
