@@ -108,6 +108,7 @@ type metricDetectStage struct {
 	series  map[telemetry.Fingerprint]*metricSeries
 	lru     *list.List                 // of *metricSeries, least recently updated first
 	deploys map[string]telemetry.Event // newest deploy per service ("" : all), for new detectors
+	watch   *detect.DeployWatch        // nil when detect.metrics.deploy_metrics is 0
 	ring    []detect.Anomaly           // grows to metricAnomaliesRingSize, then the oldest is overwritten
 	next    int                        // once ring is full, where the next anomaly goes
 }
@@ -202,12 +203,18 @@ func newMetricDetectStage(d metricDetectDeps) (*metricDetectStage, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &metricDetectStage{
+	s := &metricDetectStage{
 		cfg: c, skip: skip, log: d.Logger, bus: d.Bus, m: m, onAnomalies: d.OnAnomalies,
 		series:  make(map[telemetry.Fingerprint]*metricSeries),
 		lru:     list.New(),
 		deploys: make(map[string]telemetry.Event),
-	}, nil
+	}
+	if c.DeployMetrics > 0 {
+		wo := detect.DefaultDeployWatchOptions()
+		wo.Metrics = c.DeployMetrics
+		s.watch = detect.NewDeployWatch(wo)
+	}
+	return s, nil
 }
 
 // subscribe starts delivering samples and events to the stage.
@@ -274,6 +281,12 @@ func (s *metricDetectStage) handleSamples(ctx context.Context, _ string, batch [
 			a.Labels = a.Labels.With("fingerprint", ser.fp.String())
 			found = append(found, a)
 			s.remember(a)
+		}
+		if s.watch != nil && ser.service != "" {
+			if a := s.watch.Observe(ser.service, ser.name, ser.fp.String(), smp.Time(), v, sc); a != nil {
+				found = append(found, *a)
+				s.remember(*a)
+			}
 		}
 	}
 	n := len(s.series)
@@ -493,7 +506,8 @@ func (s *metricDetectStage) remember(a detect.Anomaly) {
 }
 
 // handleEvents is the TopicEvents handler: deploys widen the bands of
-// their service's series (all series for a deploy without a service).
+// their service's series (all series for a deploy without a service) and
+// start the deploy watch of the service.
 func (s *metricDetectStage) handleEvents(_ context.Context, _ string, evs []telemetry.Event) error {
 	s.mtx.Lock()
 	defer s.mtx.Unlock()
@@ -514,6 +528,9 @@ func (s *metricDetectStage) handleEvents(_ context.Context, _ string, evs []tele
 			if ev.Service == "" || ser.service == ev.Service {
 				ser.det.ObserveEvent(ev)
 			}
+		}
+		if s.watch != nil {
+			s.watch.ObserveEvent(ev)
 		}
 	}
 	return nil

@@ -35,7 +35,7 @@ func mdSeasonal(rng *rand.Rand, t time.Time) float64 {
 // has no detect section until the stage is glued in).
 func mdConfig() config.MetricDetect {
 	return config.MetricDetect{Enabled: true, MaxSeries: 10_000, For: config.Duration(5 * time.Minute),
-		Skip: config.DefaultMetricSkip, BandPoints: 120}
+		Skip: config.DefaultMetricSkip, BandPoints: 120, DeployMetrics: 2}
 }
 
 // mdStage builds a stage with the default configuration changed by edit.
@@ -418,4 +418,61 @@ func BenchmarkMetricDetectSamples(b *testing.B) {
 		_ = s.handleSamples(context.Background(), "", batch)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*nSeries), "ns/sample")
+}
+
+// TestMetricDetectDeployRegression releases a build that triples
+// checkout's latency and error ratio: the stage reports a deploy
+// regression naming both metrics within three minutes, while with
+// deploy_metrics 0 the widened bands keep every series quiet that long.
+func TestMetricDetectDeployRegression(t *testing.T) {
+	errRatio := telemetry.LabelsFromStrings("__name__", "checkout_error_ratio", "service", "checkout", "job", "checkout", "instance", "checkout-0")
+	deployMin := 3*1440 + 600
+	deployAt := mdT0.Add(time.Duration(deployMin) * time.Minute)
+	run := func(t *testing.T, deployMetrics int) []detect.Anomaly {
+		s, _, got := mdStage(t, func(c *config.MetricDetect) { c.DeployMetrics = deployMetrics })
+		rng := rand.New(rand.NewPCG(3, 4))
+		var batch []telemetry.Sample
+		flush := func() {
+			if err := s.handleSamples(context.Background(), "", batch); err != nil {
+				t.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+		for i := 0; i < deployMin+3; i++ {
+			ts := mdT0.Add(time.Duration(i) * time.Minute)
+			if i == deployMin {
+				flush()
+				ev := telemetry.Event{Kind: telemetry.EventDeploy, Service: "checkout", Time: deployAt}
+				if err := s.handleEvents(context.Background(), "", []telemetry.Event{ev}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			lat, er := mdSeasonal(rng, ts), 0.01+0.002*rng.NormFloat64()
+			if i > deployMin {
+				lat, er = 3*lat, 3*er+0.05
+			}
+			batch = append(batch, telemetry.Sample{Labels: mdLatency, T: ts.UnixMilli(), V: lat},
+				telemetry.Sample{Labels: errRatio, T: ts.UnixMilli(), V: er})
+			if len(batch) >= 120 {
+				flush()
+			}
+		}
+		flush()
+		var after []detect.Anomaly
+		for _, a := range *got {
+			if !a.End.Before(deployAt) {
+				after = append(after, a)
+			}
+		}
+		return after
+	}
+	got := run(t, 2)
+	if len(got) != 1 || got[0].Labels.Get("kind") != "deploy_regression" || got[0].Service != "checkout" ||
+		got[0].Labels.Get("metrics") != "checkout_error_ratio,http_request_duration_seconds" {
+		t.Fatalf("anomalies after the deploy %+v, want one deploy regression of checkout naming both metrics", got)
+	}
+	t.Logf("%s", got[0].Explanation)
+	if got := run(t, 0); len(got) != 0 {
+		t.Errorf("deploy_metrics 0: anomalies %+v within three minutes of the deploy, want none", got)
+	}
 }

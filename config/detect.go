@@ -38,6 +38,11 @@ type MetricDetect struct {
 	// BandPoints is how many recent points per series are kept, with their
 	// expected value and band, for GET /api/v1/metrics/band.
 	BandPoints int `yaml:"band_points"`
+	// DeployMetrics is how many distinct metrics of a service must leave
+	// their (deploy-widened) band together, each for two points in a row,
+	// within the grace after the service's deploy for a deploy regression
+	// to be reported at once rather than after For. 0 turns the check off.
+	DeployMetrics int `yaml:"deploy_metrics"`
 }
 
 // DefaultMetricSkip is the default of detect.metrics.skip.
@@ -50,15 +55,17 @@ var DefaultMetricSkip = []string{
 const (
 	maxMetricSeries     = 1_000_000
 	maxMetricBandPoints = 360
+	maxDeployMetrics    = 100
 )
 
 func defaultDetect() Detect {
 	return Detect{Metrics: MetricDetect{
-		Enabled:    true,
-		MaxSeries:  10_000,
-		For:        Duration(5 * time.Minute),
-		Skip:       append([]string(nil), DefaultMetricSkip...),
-		BandPoints: 120,
+		Enabled:       true,
+		MaxSeries:     10_000,
+		For:           Duration(5 * time.Minute),
+		Skip:          append([]string(nil), DefaultMetricSkip...),
+		BandPoints:    120,
+		DeployMetrics: 2,
 	}}
 }
 
@@ -74,6 +81,9 @@ func (d *Detect) validate(add func(key, format string, args ...any)) {
 	}
 	if m.BandPoints < 1 || m.BandPoints > maxMetricBandPoints {
 		add("detect.metrics.band_points", "%d is outside 1..%d", m.BandPoints, maxMetricBandPoints)
+	}
+	if m.DeployMetrics != 0 && (m.DeployMetrics < 2 || m.DeployMetrics > maxDeployMetrics) {
+		add("detect.metrics.deploy_metrics", "%d is outside 2..%d (0 turns the check off)", m.DeployMetrics, maxDeployMetrics)
 	}
 	for i, s := range m.Skip {
 		if err := CheckSelector(s); err != nil {

@@ -286,6 +286,15 @@ func (d *SeriesDetector) Observe(t time.Time, v float64) SeriesScore {
 		d.level = d.mean
 	}
 	if t.Before(d.grace) {
+		if !ok && d.core.n >= int(1/mcLongAlpha) {
+			// Until the seasonal band is trusted, the grace is judged
+			// against the long mean (some 500 points) and its long-run
+			// noise, which do not adapt within minutes either: a release
+			// that breaks a series in its first days must not become
+			// the new normal before the grace ends.
+			exp = d.core.long
+			lo, hi = exp-3*1.2533*d.core.errLT, exp+3*1.2533*d.core.errLT
+		}
 		// During a deploy's grace the band is wider and the score damped
 		// by the same factor's worth of surprise.
 		half := (hi - lo) / 2 * d.opts.DeployWiden
@@ -298,7 +307,7 @@ func (d *SeriesDetector) Observe(t time.Time, v float64) SeriesScore {
 		// new normal before the grace ends; the seasonal band, learned
 		// over days, does not, and it is what the grace is judged by.
 		zOps := d.core.last.zOps
-		if ok {
+		if ok || d.core.n >= int(1/mcLongAlpha) {
 			if zb := d.bandZ(v, exp, lo, hi); zb > zOps {
 				zOps = zb
 			}

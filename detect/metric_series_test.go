@@ -122,6 +122,48 @@ func TestSeriesDetectorScenarios(t *testing.T) {
 	}
 }
 
+// TestSeriesDetectorYoungDeploy deploys into a series on its first day,
+// before its seasonal band is trusted: an error rate of a few per minute
+// that a release raises thirtyfold and keeps there still pages within the
+// grace, judged against the long mean rather than the fast forecast that
+// has caught up within a few points; a release that doubles it for four
+// minutes only widens the band.
+func TestSeriesDetectorYoungDeploy(t *testing.T) {
+	const step = 30 * time.Second
+	tests := []struct {
+		name   string
+		factor float64
+		lasts  time.Duration
+		want   bool
+	}{
+		{"broken release pages", 30, time.Hour, true},
+		{"short wobble widens", 2, 4 * time.Minute, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := DefaultSeriesOptions()
+			o.Service = "checkout"
+			d := NewSeriesDetector(o)
+			deployAt := mtT0.Add(14 * time.Hour)
+			d.ObserveEvent(telemetry.Event{Kind: telemetry.EventDeploy, Service: "checkout", Time: deployAt})
+			rng := rand.New(rand.NewPCG(5, 6))
+			var in []Anomaly
+			for ts := mtT0; ts.Before(deployAt.Add(o.DeployGrace)); ts = ts.Add(step) {
+				v := float64(rng.IntN(5)) / 60 // errors per second over a minute
+				if on := ts.Sub(deployAt) - time.Minute; on >= 0 && on < tt.lasts {
+					v = tt.factor * (v + 1.0/60)
+				}
+				if sc := d.Observe(ts, v); sc.Anomaly != nil && !ts.Before(deployAt) {
+					in = append(in, *sc.Anomaly)
+				}
+			}
+			if (len(in) > 0) != tt.want {
+				t.Fatalf("anomalies within the grace %+v, want found=%v", in, tt.want)
+			}
+		})
+	}
+}
+
 func TestSeriesDetectorDeployOfOtherServiceIgnored(t *testing.T) {
 	d := NewSeriesDetector(SeriesOptions{Service: "a", Threshold: 0.6, For: time.Minute, DeployGrace: 15 * time.Minute, DeployWiden: 3})
 	d.ObserveEvent(telemetry.Event{Kind: telemetry.EventDeploy, Service: "b", Time: mtT0})
