@@ -17,7 +17,7 @@ package detect
 // It is what NAB's best detectors call the spatial and the temporal
 // anomaly, at the cost of 72 counters: a few nanoseconds and under
 // 400 bytes per series. Combined with the core (combinedScore), it lifts
-// NAB's standard score from 52.4 to 66.0, and to 71.7 with the later steps of
+// NAB's standard score from 52.4 to 66.0, and to 72.6 with the later steps of
 // eval/nab/TUNING.md.
 type rangeView struct {
 	n      int
@@ -32,18 +32,25 @@ type rangeView struct {
 // The range view's constants, one set for every series; picked on NAB's
 // 41 public series by small grids over round values (eval/nab/TUNING.md).
 const (
-	rvBins   = 8    // levels of the range
-	rvWarmup = 150  // points whose span is the first range
-	rvMargin = 0.1  // widening beyond the span, as a share of the range
-	rvPrior  = 2.0  // pseudo-count of every transition
-	rvMinRow = 5    // visits of a level before its transitions count fully
-	rvRest   = 200  // points without a transition score after a high one
-	rvRestAt = 0.99 // transition score that starts the rest
+	rvBins   = 8   // levels of the range
+	rvWarmup = 150 // points whose span is the first range
+	rvMargin = 0.1 // widening beyond the span, as a share of the range
+	rvPrior  = 0.5 // pseudo-count of every transition
+	rvMinRow = 5   // visits of a level before its transitions count fully
+	rvRest   = 200 // points without a transition score after an unusual step
+	// rvRestAt is the transition score that starts the rest: any step
+	// the series takes less than once in four from its level. A rare
+	// step is news only after a spell of ordinary ones; in a turbulent
+	// stretch every step is unusual and the first says all there is.
+	// This is what lets the prior be weak (see rvWeight).
+	rvRestAt = 0.75
 	// rvWeight scales the view into the core's score: a transition
 	// whose chance was 1 in 1,000 (0.999) meets the core's alarm level
 	// (mcHoldAt, 0.5), and a new extreme passes it. With the prior of
-	// rvPrior counts per step, a step never taken gets there only from a
-	// level the series has left about 2,000 times.
+	// rvPrior counts per step, a step never taken gets there from a
+	// level the series has left about 500 times, which a series of a
+	// week's five-minute points can reach; the rest keeps the weak
+	// prior from raising an alarm at every step of a turbulent stretch.
 	rvWeight = 0.5
 	// rvHalve is the level count at which all counts halve, so that they
 	// never overflow and old habits fade on very long streams.

@@ -39,13 +39,15 @@ func TestRangeView(t *testing.T) {
 	if got := r.observe(10); rvWeight*got >= mcHoldAt {
 		t.Errorf("usual step 20 -> 10 scored %.4f, past the alarm level", got)
 	}
+	// A calm spell at 10 (noise well inside the level), long enough for
+	// the rest that the step down started to pass.
 	for k := 0; k < rvRest+5; k++ {
-		r.observe(10 + 0.3*rng.NormFloat64())
+		r.observe(10 + 0.05*rng.NormFloat64())
 	}
 	// From 10 the series has only ever stayed or stepped to 20; a value
 	// half-way (15) lies in a level it never stepped to. With the prior of
 	// rvPrior counts per step, that reaches the alarm once the level has
-	// been left a few thousand times.
+	// been left several hundred times.
 	if got := r.observe(15); rvWeight*got < 0.999*mcHoldAt {
 		t.Errorf("never-taken step 10 -> 15 scored %.4f, want it at the alarm level", got)
 	}
@@ -68,6 +70,46 @@ func TestRangeView(t *testing.T) {
 	}
 	if want := uint32(i + 2*(rvRest+5) + 4 - rvWarmup); total < want-3 || total > want {
 		t.Errorf("transition counts hold %d steps after widening, want about %d: counts lost in the remap", total, want)
+	}
+}
+
+// TestRangeViewRest: a step the series takes about once in ten from its
+// level is not alarming, but it starts the rest, so that a never-taken
+// step right after it goes unscored; after a calm spell of rvRest points
+// the same never-taken step reaches the alarm.
+func TestRangeViewRest(t *testing.T) {
+	var r rangeView
+	rng := rand.New(rand.NewPCG(3, 4))
+	// Mostly at 10, one point in ten at 20, and the range spans 0..30 so
+	// that 10, 20 and 28 sit in different levels.
+	r.observe(0)
+	r.observe(30)
+	for i := 0; i < 5000; i++ {
+		v := 10.0
+		if rng.IntN(10) == 0 {
+			v = 20
+		}
+		r.observe(v)
+	}
+	for r.cool > 0 || r.prev != r.bin(10) {
+		r.observe(10)
+	}
+	got := r.observe(20)
+	if rvWeight*got >= mcHoldAt {
+		t.Errorf("a one-in-ten step scored %.4f, past the alarm level", got)
+	}
+	if got < rvRestAt {
+		t.Fatalf("a one-in-ten step scored %.4f, below rvRestAt %.2f: the test no longer exercises the rest", got, rvRestAt)
+	}
+	r.observe(10)
+	if got := r.observe(28); got != 0 {
+		t.Errorf("never-taken step 10 -> 28 during the rest scored %.4f, want 0", got)
+	}
+	for k := 0; k < rvRest+5; k++ {
+		r.observe(10)
+	}
+	if got := r.observe(28); rvWeight*got < 0.999*mcHoldAt {
+		t.Errorf("never-taken step 10 -> 28 after a calm spell scored %.4f, want it at the alarm level", got)
 	}
 }
 
