@@ -96,6 +96,7 @@ type metricDetectDeps struct {
 type metricDetectStage struct {
 	cfg         config.MetricDetect // read-only
 	skip        [][]*labels.Matcher // read-only: a series matching all of one entry is skipped
+	signals     [][]*labels.Matcher // read-only: the deploy watch's series (nil: detect.DeploySignal)
 	log         *slog.Logger
 	bus         bus.Bus
 	m           *metricDetectMetrics
@@ -122,6 +123,9 @@ type metricSeries struct {
 	name    string // the metric name
 	counter bool   // observed as a per-second rate
 	sure    bool   // the name says counter or gauge for certain
+	signal  bool   // a request signal, compared by the deploy watch
+	display string // the series as its detector's explanations name it
+	unit    string
 	det     *detect.SeriesDetector
 	elem    *list.Element
 
@@ -150,6 +154,9 @@ type metricDetectMetrics struct {
 	samples   *prometheus.CounterVec
 	evicted   prometheus.Counter
 	anomalies prometheus.Counter
+	// deployRegressions counts the deploy watch's reports (also counted
+	// in anomalies).
+	deployRegressions prometheus.Counter
 }
 
 func newMetricDetectMetrics(r prometheus.Registerer) (*metricDetectMetrics, error) {
@@ -170,8 +177,12 @@ func newMetricDetectMetrics(r prometheus.Registerer) (*metricDetectMetrics, erro
 			Name: "vigil_detect_metric_anomalies_total",
 			Help: "Anomalies reported by the metric detectors.",
 		}),
+		deployRegressions: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "vigil_detect_metric_deploy_regressions_total",
+			Help: "Deploy regressions reported by the deploy watch: request signals of a service out of their deploy-widened bands together after its deploy (also counted in vigil_detect_metric_anomalies_total).",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.series, m.samples, m.evicted, m.anomalies} {
+	for _, c := range []prometheus.Collector{m.series, m.samples, m.evicted, m.anomalies, m.deployRegressions} {
 		if err := r.Register(c); err != nil {
 			return nil, fmt.Errorf("register metric detection metrics: %w", err)
 		}
@@ -203,8 +214,16 @@ func newMetricDetectStage(d metricDetectDeps) (*metricDetectStage, error) {
 	if err != nil {
 		return nil, err
 	}
+	var signals [][]*labels.Matcher
+	for _, sel := range c.DeploySignals {
+		ms, err := parseSeriesSelector(sel)
+		if err != nil {
+			return nil, fmt.Errorf("metric detection: deploy_signals %q: %w", sel, err)
+		}
+		signals = append(signals, ms)
+	}
 	s := &metricDetectStage{
-		cfg: c, skip: skip, log: d.Logger, bus: d.Bus, m: m, onAnomalies: d.OnAnomalies,
+		cfg: c, skip: skip, signals: signals, log: d.Logger, bus: d.Bus, m: m, onAnomalies: d.OnAnomalies,
 		series:  make(map[telemetry.Fingerprint]*metricSeries),
 		lru:     list.New(),
 		deploys: make(map[string]telemetry.Event),
@@ -282,10 +301,12 @@ func (s *metricDetectStage) handleSamples(ctx context.Context, _ string, batch [
 			found = append(found, a)
 			s.remember(a)
 		}
-		if s.watch != nil && ser.service != "" {
-			if a := s.watch.Observe(ser.service, ser.name, ser.fp.String(), smp.Time(), v, sc); a != nil {
+		if s.watch != nil && ser.signal {
+			if a := s.watch.Observe(detect.DeployPoint{Service: ser.service, Name: ser.name, Series: ser.display, Unit: ser.unit,
+				Key: ser.fp, T: smp.Time(), V: v, Score: sc}); a != nil {
 				found = append(found, *a)
 				s.remember(*a)
+				s.m.deployRegressions.Inc()
 			}
 		}
 	}
@@ -340,6 +361,7 @@ func (s *metricDetectStage) seriesFor(smp *telemetry.Sample) (*metricSeries, str
 		s.m.evicted.Inc()
 	}
 	ser := newMetricSeries(smp.Labels, fp, name, s.cfg, s.log)
+	ser.signal = ser.service != "" && s.isSignal(name, smp.Labels)
 	s.applyDeploys(ser)
 	ser.elem = s.lru.PushBack(ser)
 	s.series[fp] = ser
@@ -354,6 +376,21 @@ func (s *metricDetectStage) applyDeploys(ser *metricSeries) {
 			ser.det.ObserveEvent(ev)
 		}
 	}
+}
+
+// isSignal reports whether the deploy watch compares a series: it matches
+// an entry of detect.metrics.deploy_signals, or by default its name says
+// requests, errors or latency (detect.DeploySignal).
+func (s *metricDetectStage) isSignal(name string, ls telemetry.Labels) bool {
+	if s.signals == nil {
+		return detect.DeploySignal(name)
+	}
+	for _, ms := range s.signals {
+		if matchAll(ms, ls) {
+			return true
+		}
+	}
+	return false
 }
 
 // skipped reports whether a series is not to be watched.
@@ -448,6 +485,7 @@ func (ser *metricSeries) newDetector(c config.MetricDetect, log *slog.Logger) {
 	case strings.HasSuffix(ser.name, "_bytes"):
 		o.Unit = "B"
 	}
+	ser.display, ser.unit = o.Metric, o.Unit
 	ser.det = detect.NewSeriesDetector(o)
 	ser.band, ser.next = ser.band[:0], 0
 }

@@ -381,6 +381,11 @@ func TestNewMetricDetectStageRefusesBadSkip(t *testing.T) {
 	if _, err := newMetricDetectStage(metricDetectDeps{Config: c}); err == nil || !strings.Contains(err.Error(), "skip") {
 		t.Fatalf("err = %v, want one naming skip", err)
 	}
+	c = mdConfig()
+	c.DeploySignals = []string{`errors_total`, `{code=~"("}`}
+	if _, err := newMetricDetectStage(metricDetectDeps{Config: c}); err == nil || !strings.Contains(err.Error(), "deploy_signals") {
+		t.Fatalf("err = %v, want one naming deploy_signals", err)
+	}
 }
 
 func FuzzParseSeriesSelector(f *testing.F) {
@@ -422,14 +427,15 @@ func BenchmarkMetricDetectSamples(b *testing.B) {
 
 // TestMetricDetectDeployRegression releases a build that triples
 // checkout's latency and error ratio: the stage reports a deploy
-// regression naming both metrics within three minutes, while with
-// deploy_metrics 0 the widened bands keep every series quiet that long.
+// regression naming both metrics within three minutes and counts it,
+// while with deploy_metrics 0, or with deploy_signals that leave the
+// error ratio out, the widened bands keep every series quiet that long.
 func TestMetricDetectDeployRegression(t *testing.T) {
 	errRatio := telemetry.LabelsFromStrings("__name__", "checkout_error_ratio", "service", "checkout", "job", "checkout", "instance", "checkout-0")
 	deployMin := 3*1440 + 600
 	deployAt := mdT0.Add(time.Duration(deployMin) * time.Minute)
-	run := func(t *testing.T, deployMetrics int) []detect.Anomaly {
-		s, _, got := mdStage(t, func(c *config.MetricDetect) { c.DeployMetrics = deployMetrics })
+	run := func(t *testing.T, edit func(c *config.MetricDetect)) ([]detect.Anomaly, float64) {
+		s, reg, got := mdStage(t, edit)
 		rng := rand.New(rand.NewPCG(3, 4))
 		var batch []telemetry.Sample
 		flush := func() {
@@ -464,15 +470,24 @@ func TestMetricDetectDeployRegression(t *testing.T) {
 				after = append(after, a)
 			}
 		}
-		return after
+		return after, metricValue(t, reg, "vigil_detect_metric_deploy_regressions_total")
 	}
-	got := run(t, 2)
+	got, n := run(t, nil)
 	if len(got) != 1 || got[0].Labels.Get("kind") != "deploy_regression" || got[0].Service != "checkout" ||
-		got[0].Labels.Get("metrics") != "checkout_error_ratio,http_request_duration_seconds" {
-		t.Fatalf("anomalies after the deploy %+v, want one deploy regression of checkout naming both metrics", got)
+		got[0].Labels.Get("metrics") != "checkout_error_ratio,http_request_duration_seconds" || n != 1 {
+		t.Fatalf("anomalies after the deploy %+v (counted %v), want one deploy regression of checkout naming both metrics", got, n)
+	}
+	if !strings.Contains(got[0].Explanation, `quantile="0.99"} 1.67s against`) {
+		t.Errorf("explanation %q does not name the latency series with its unit", got[0].Explanation)
 	}
 	t.Logf("%s", got[0].Explanation)
-	if got := run(t, 0); len(got) != 0 {
-		t.Errorf("deploy_metrics 0: anomalies %+v within three minutes of the deploy, want none", got)
+	for name, edit := range map[string]func(c *config.MetricDetect){
+		"deploy_metrics 0":          func(c *config.MetricDetect) { c.DeployMetrics = 0 },
+		"latency the only signal":   func(c *config.MetricDetect) { c.DeploySignals = []string{`http_request_duration_seconds`} },
+		"signals of another metric": func(c *config.MetricDetect) { c.DeploySignals = []string{`{__name__="up"}`} },
+	} {
+		if got, n := run(t, edit); len(got) != 0 || n != 0 {
+			t.Errorf("%s: anomalies %+v (counted %v) within three minutes of the deploy, want none", name, got, n)
+		}
 	}
 }

@@ -38,11 +38,18 @@ type MetricDetect struct {
 	// BandPoints is how many recent points per series are kept, with their
 	// expected value and band, for GET /api/v1/metrics/band.
 	BandPoints int `yaml:"band_points"`
-	// DeployMetrics is how many distinct metrics of a service must leave
-	// their (deploy-widened) band together, each for two points in a row,
-	// within the grace after the service's deploy for a deploy regression
-	// to be reported at once rather than after For. 0 turns the check off.
+	// DeployMetrics is how many distinct request signals (metric names)
+	// of a service must leave their deploy-widened bands together, each
+	// for two points and 30 seconds in a row, within the grace after the
+	// service's deploy for a deploy regression to be reported at once
+	// rather than after For. 0 turns the check off.
 	DeployMetrics int `yaml:"deploy_metrics"`
+	// DeploySignals lists series selectors of the request signals the
+	// deploy check compares; empty means by name: requests, responses,
+	// errors, failures, exceptions, timeouts, latency and durations,
+	// without _count, _sum and process or runtime metrics, which every
+	// restart moves.
+	DeploySignals []string `yaml:"deploy_signals"`
 }
 
 // DefaultMetricSkip is the default of detect.metrics.skip.
@@ -88,6 +95,11 @@ func (d *Detect) validate(add func(key, format string, args ...any)) {
 	for i, s := range m.Skip {
 		if err := CheckSelector(s); err != nil {
 			add("detect.metrics.skip", "entry %d %q: %v", i, s, err)
+		}
+	}
+	for i, s := range m.DeploySignals {
+		if err := CheckSelector(s); err != nil {
+			add("detect.metrics.deploy_signals", "entry %d %q: %v", i, s, err)
 		}
 	}
 }

@@ -30,6 +30,7 @@ func TestDetectValidate(t *testing.T) {
 		{"zero for", func(d *Detect) { d.Metrics.For = 0 }, ""},
 		{"band too long", func(d *Detect) { d.Metrics.BandPoints = 361 }, "detect.metrics.band_points: 361 is outside 1..360"},
 		{"one deploy metric", func(d *Detect) { d.Metrics.DeployMetrics = 1 }, "detect.metrics.deploy_metrics: 1 is outside 2..100 (0 turns the check off)"},
+		{"bad deploy signal", func(d *Detect) { d.Metrics.DeploySignals = []string{`{job=~"("}`} }, `detect.metrics.deploy_signals: entry 0`},
 		{"bad skip matcher", func(d *Detect) { d.Metrics.Skip = []string{`{job=~"(" }`} }, `detect.metrics.skip: entry 0`},
 		{"bad skip name", func(d *Detect) { d.Metrics.Skip = []string{`9lives`} }, `is not a metric name`},
 		{"empty skip entry", func(d *Detect) { d.Metrics.Skip = []string{"up", " "} }, `entry 1`},

@@ -12,9 +12,9 @@ import (
 
 var dwT0 = time.Date(2026, 3, 5, 14, 0, 0, 0, time.UTC)
 
-func dwDeploy(svc string, at time.Time) telemetry.Event {
-	return telemetry.Event{ID: "ev-1", Kind: telemetry.EventDeploy, Service: svc, Time: at,
-		Attributes: map[string]string{"version": "v1.4.2"}}
+func dwDeploy(svc, version string, at time.Time) telemetry.Event {
+	return telemetry.Event{ID: "ev-" + version, Kind: telemetry.EventDeploy, Service: svc, Time: at,
+		Attributes: map[string]string{"version": version}}
 }
 
 // dwOut is a point anomalous and above its band; dwIn one that is not.
@@ -23,89 +23,109 @@ var (
 	dwIn  = SeriesScore{Expected: 1, Lower: 0.5, Upper: 1.5}
 )
 
-// dwPoint is one observation fed to the watch.
+const (
+	dwErrs = "http_requests_total"
+	dwLat  = "http_request_duration_seconds"
+)
+
+// dwPoint is one observation fed to the watch, at after the deploy.
 type dwPoint struct {
-	at          time.Duration // after the deploy
-	svc, metric string
-	key         string
-	v           float64
-	sc          SeriesScore
+	at           time.Duration
+	svc, metric  string
+	key          telemetry.Fingerprint
+	v            float64
+	sc           SeriesScore
+	unit, series string
+}
+
+func dwOutAt(at time.Duration, metric string, key telemetry.Fingerprint) dwPoint {
+	return dwPoint{at: at, svc: "checkout", metric: metric, key: key, v: 3, sc: dwOut}
+}
+
+func dwInAt(at time.Duration, metric string, key telemetry.Fingerprint) dwPoint {
+	return dwPoint{at: at, svc: "checkout", metric: metric, key: key, v: 1, sc: dwIn}
+}
+
+// dwFeed runs points through w and returns when it reported, and the first
+// report.
+func dwFeed(w *DeployWatch, ps []dwPoint) ([]time.Duration, *Anomaly) {
+	var got []time.Duration
+	var first *Anomaly
+	for _, p := range ps {
+		a := w.Observe(DeployPoint{Service: p.svc, Name: p.metric, Series: p.series, Unit: p.unit,
+			Key: p.key, T: dwT0.Add(p.at), V: p.v, Score: p.sc})
+		if a != nil {
+			got = append(got, p.at)
+			if first == nil {
+				first = a
+			}
+		}
+	}
+	return got, first
+}
+
+// dwBoth is errors and latency out at each of the given times.
+func dwBoth(ats ...time.Duration) []dwPoint {
+	var ps []dwPoint
+	for _, at := range ats {
+		ps = append(ps, dwOutAt(at, dwErrs, 1), dwOutAt(at, dwLat, 2))
+	}
+	return ps
 }
 
 func TestDeployWatch(t *testing.T) {
-	out := func(at time.Duration, metric, key string) dwPoint {
-		return dwPoint{at, "checkout", metric, key, 3, dwOut}
-	}
-	in := func(at time.Duration, metric, key string) dwPoint {
-		return dwPoint{at, "checkout", metric, key, 1, dwIn}
-	}
-	const errs, lat = "http_requests_total", "http_request_duration_seconds"
+	s := time.Second
 	tests := []struct {
 		name   string
 		deploy bool
 		points []dwPoint
 		want   time.Duration // when the report comes; -1 for none
 	}{
-		{"errors and latency out twice each", true, []dwPoint{
-			out(60*time.Second, errs, "e"), out(60*time.Second, lat, "l"),
-			out(90*time.Second, errs, "e"), out(90*time.Second, lat, "l"),
-		}, 90 * time.Second},
-		{"no deploy", false, []dwPoint{
-			out(60*time.Second, errs, "e"), out(60*time.Second, lat, "l"),
-			out(90*time.Second, errs, "e"), out(90*time.Second, lat, "l"),
-		}, -1},
+		{"errors and latency out for 30s each", true, dwBoth(60*s, 90*s), 90 * s},
+		{"no deploy", false, dwBoth(60*s, 90*s), -1},
 		{"one point each is a wobble", true, []dwPoint{
-			out(60*time.Second, errs, "e"), out(60*time.Second, lat, "l"),
-			in(90*time.Second, errs, "e"), in(90*time.Second, lat, "l"),
-			out(120*time.Second, errs, "e"), in(120*time.Second, lat, "l"),
+			dwOutAt(60*s, dwErrs, 1), dwOutAt(60*s, dwLat, 2),
+			dwInAt(90*s, dwErrs, 1), dwInAt(90*s, dwLat, 2),
+			dwOutAt(120*s, dwErrs, 1), dwInAt(120*s, dwLat, 2),
 		}, -1},
+		{"two points 15s apart are too short a run", true, dwBoth(60*s, 75*s), -1},
 		{"three quantiles of one metric are one metric", true, []dwPoint{
-			out(60*time.Second, lat, "p50"), out(60*time.Second, lat, "p95"), out(60*time.Second, lat, "p99"),
-			out(90*time.Second, lat, "p50"), out(90*time.Second, lat, "p95"), out(90*time.Second, lat, "p99"),
+			dwOutAt(60*s, dwLat, 1), dwOutAt(60*s, dwLat, 2), dwOutAt(60*s, dwLat, 3),
+			dwOutAt(90*s, dwLat, 1), dwOutAt(90*s, dwLat, 2), dwOutAt(90*s, dwLat, 3),
 		}, -1},
 		{"a run broken by a normal point starts again", true, []dwPoint{
-			out(60*time.Second, errs, "e"), out(60*time.Second, lat, "l"),
-			in(90*time.Second, errs, "e"), out(90*time.Second, lat, "l"),
-			out(120*time.Second, errs, "e"), out(120*time.Second, lat, "l"),
-			out(150*time.Second, errs, "e"),
-		}, 150 * time.Second},
+			dwOutAt(60*s, dwErrs, 1), dwOutAt(60*s, dwLat, 2),
+			dwInAt(90*s, dwErrs, 1), dwOutAt(90*s, dwLat, 2),
+			dwOutAt(120*s, dwErrs, 1), dwOutAt(120*s, dwLat, 2),
+			dwOutAt(150*s, dwErrs, 1),
+		}, 150 * s},
 		{"anomalous but inside the widened band", true, []dwPoint{
-			{60 * time.Second, "checkout", errs, "e", 1.2, dwOut}, out(60*time.Second, lat, "l"),
-			{90 * time.Second, "checkout", errs, "e", 1.2, dwOut}, out(90*time.Second, lat, "l"),
+			{at: 60 * s, svc: "checkout", metric: dwErrs, key: 1, v: 1.2, sc: dwOut}, dwOutAt(60*s, dwLat, 2),
+			{at: 90 * s, svc: "checkout", metric: dwErrs, key: 1, v: 1.2, sc: dwOut}, dwOutAt(90*s, dwLat, 2),
 		}, -1},
 		{"another service's metrics", true, []dwPoint{
-			{60 * time.Second, "cart", errs, "e", 3, dwOut}, {60 * time.Second, "cart", lat, "l", 3, dwOut},
-			{90 * time.Second, "cart", errs, "e", 3, dwOut}, {90 * time.Second, "cart", lat, "l", 3, dwOut},
+			{at: 60 * s, svc: "cart", metric: dwErrs, key: 1, v: 3, sc: dwOut}, {at: 60 * s, svc: "cart", metric: dwLat, key: 2, v: 3, sc: dwOut},
+			{at: 90 * s, svc: "cart", metric: dwErrs, key: 1, v: 3, sc: dwOut}, {at: 90 * s, svc: "cart", metric: dwLat, key: 2, v: 3, sc: dwOut},
 		}, -1},
 		{"a series that stopped reporting is not still out", true, []dwPoint{
-			out(60*time.Second, errs, "e"), out(90*time.Second, errs, "e"),
-			out(5*time.Minute, lat, "l"), out(5*time.Minute+30*time.Second, lat, "l"),
+			dwOutAt(60*s, dwErrs, 1), dwOutAt(90*s, dwErrs, 1),
+			dwOutAt(5*time.Minute, dwLat, 2), dwOutAt(5*time.Minute+30*s, dwLat, 2),
 		}, -1},
-		{"after the grace", true, []dwPoint{
-			out(15*time.Minute, errs, "e"), out(15*time.Minute, lat, "l"),
-			out(15*time.Minute+30*time.Second, errs, "e"), out(15*time.Minute+30*time.Second, lat, "l"),
-		}, -1},
-		{"before the deploy", true, []dwPoint{
-			out(-90*time.Second, errs, "e"), out(-90*time.Second, lat, "l"),
-			out(-60*time.Second, errs, "e"), out(-60*time.Second, lat, "l"),
-		}, -1},
+		{"after the grace", true, dwBoth(15*time.Minute, 15*time.Minute+30*s), -1},
+		{"before the deploy", true, dwBoth(-90*s, -60*s), -1},
+		{"an outage already running at the deploy", true, dwBoth(-10*time.Minute, -9*time.Minute, -8*time.Minute, -time.Minute, -30*s, 0, 30*s, 60*s, 90*s), -1},
+		{"an outage that flickers across the deploy", true, append(dwBoth(-5*time.Minute, -4*time.Minute),
+			append([]dwPoint{dwInAt(-30*s, dwErrs, 1), dwInAt(-30*s, dwLat, 2)}, dwBoth(30*s, 60*s, 90*s)...)...), -1},
+		{"out long before the deploy is forgotten", true, append(dwBoth(-40*time.Minute, -39*time.Minute),
+			append([]dwPoint{dwInAt(-30*time.Minute, dwErrs, 1), dwInAt(-30*time.Minute, dwLat, 2)}, dwBoth(60*s, 90*s)...)...), 90 * s},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := NewDeployWatch(DefaultDeployWatchOptions())
 			if tt.deploy {
-				w.ObserveEvent(dwDeploy("checkout", dwT0))
+				w.ObserveEvent(dwDeploy("checkout", "v1.4.2", dwT0))
 			}
-			var got []time.Duration
-			var first *Anomaly
-			for _, p := range tt.points {
-				if a := w.Observe(p.svc, p.metric, p.key, dwT0.Add(p.at), p.v, p.sc); a != nil {
-					got = append(got, p.at)
-					if first == nil {
-						first = a
-					}
-				}
-			}
+			got, first := dwFeed(w, tt.points)
 			switch {
 			case tt.want < 0 && len(got) > 0:
 				t.Fatalf("reported at %v, want nothing", got)
@@ -115,10 +135,10 @@ func TestDeployWatch(t *testing.T) {
 				return
 			}
 			if first.Type != TypeMetric || first.Service != "checkout" || first.Labels.Get("kind") != "deploy_regression" ||
-				first.Labels.Get("metrics") != lat+","+errs || first.Labels.Get("deploy") != "ev-1" {
+				first.Labels.Get("metrics") != dwLat+","+dwErrs || first.Labels.Get("deploy") != "ev-v1.4.2" || first.Labels.Get("fingerprint") == "" {
 				t.Errorf("anomaly %+v", first)
 			}
-			for _, want := range []string{"2 metrics of checkout", "after the deploy of v1.4.2", errs + " 3.00 against 0.5–1.50"} {
+			for _, want := range []string{"2 metrics of checkout", "of the deploy of v1.4.2", dwErrs + " 3.00 against 0.5–1.50"} {
 				if !strings.Contains(first.Explanation, want) {
 					t.Errorf("explanation %q lacks %q", first.Explanation, want)
 				}
@@ -130,108 +150,170 @@ func TestDeployWatch(t *testing.T) {
 	}
 }
 
-func TestDeployWatchOncePerDeploy(t *testing.T) {
-	w := NewDeployWatch(DeployWatchOptions{})
-	w.ObserveEvent(dwDeploy("checkout", dwT0))
-	w.ObserveEvent(telemetry.Event{Kind: telemetry.EventDeploy, Time: dwT0}) // no service: not watched
-	n := 0
-	feed := func(from time.Time, k int) {
-		for i := range k {
-			at := from.Add(time.Duration(i) * 30 * time.Second)
-			for _, m := range []string{"a", "b", "c"} {
-				if w.Observe("checkout", m, m, at, 3, dwOut) != nil {
-					n++
+// TestDeployWatchDeploys covers several deploys of one service: each is
+// reported at most once, a rollback of a release already reported is not
+// reported again, a later broken release is named rather than the one
+// before it, and events that come ahead of their points or out of order
+// lose nothing.
+func TestDeployWatchDeploys(t *testing.T) {
+	m := time.Minute
+	t.Run("rollback after a report", func(t *testing.T) {
+		w := NewDeployWatch(DefaultDeployWatchOptions())
+		w.ObserveEvent(dwDeploy("checkout", "v2", dwT0))
+		w.ObserveEvent(dwDeploy("checkout", "v1", dwT0.Add(4*m)))
+		got, first := dwFeed(w, dwBoth(m, m+30*time.Second, 2*m, 3*m, 4*m, 5*m, 6*m))
+		if len(got) != 1 || first.Labels.Get("deploy") != "ev-v2" {
+			t.Fatalf("reports at %v, first %+v: want one, of v2", got, first)
+		}
+	})
+	t.Run("the broken one of two releases is named", func(t *testing.T) {
+		w := NewDeployWatch(DefaultDeployWatchOptions())
+		w.ObserveEvent(dwDeploy("checkout", "v2", dwT0))
+		w.ObserveEvent(dwDeploy("checkout", "v3", dwT0.Add(10*m)))
+		got, first := dwFeed(w, dwBoth(11*m, 11*m+30*time.Second))
+		if len(got) != 1 || first.Labels.Get("deploy") != "ev-v3" || !strings.Contains(first.Explanation, "within 1m30s of the deploy of v3") {
+			t.Fatalf("reports at %v, first %+v: want one, of v3", got, first)
+		}
+	})
+	t.Run("events out of order and ahead of the points", func(t *testing.T) {
+		w := NewDeployWatch(DefaultDeployWatchOptions())
+		w.ObserveEvent(dwDeploy("checkout", "v3", dwT0.Add(40*m)))
+		w.ObserveEvent(dwDeploy("checkout", "v2", dwT0))
+		// A deploy of another service stamped two hours ahead (a skewed
+		// clock) must not end checkout's watch: graces age by the points.
+		w.ObserveEvent(dwDeploy("cart", "v9", dwT0.Add(2*time.Hour)))
+		if !w.Watching("checkout", dwT0.Add(m)) || !w.Watching("checkout", dwT0.Add(41*m)) || w.Watching("checkout", dwT0.Add(20*m)) {
+			t.Fatal("graces lost or merged")
+		}
+		got, first := dwFeed(w, dwBoth(m, m+30*time.Second))
+		if len(got) != 1 || first.Labels.Get("deploy") != "ev-v2" {
+			t.Fatalf("reports at %v: want one, of v2", got)
+		}
+	})
+	t.Run("state stays bounded", func(t *testing.T) {
+		w := NewDeployWatch(DefaultDeployWatchOptions())
+		// A deploy every 10 minutes for a day, new pods each time, each
+		// pod's error series out once for a minute.
+		var key telemetry.Fingerprint
+		for i := range 144 {
+			at := dwT0.Add(time.Duration(i) * 10 * m)
+			w.ObserveEvent(dwDeploy("checkout", "v"+string(rune('a'+i%26)), at))
+			key++
+			for j, ok := range []bool{true, true, true, false} {
+				sc, v := dwOut, 3.0
+				if !ok {
+					sc, v = dwIn, 1
 				}
+				w.Observe(DeployPoint{Service: "checkout", Name: dwErrs, Key: key, T: at.Add(time.Duration(j+1) * 30 * time.Second), V: v, Score: sc})
+			}
+		}
+		if n := len(w.svcs["checkout"]); n > maxDeployWindows {
+			t.Errorf("%d graces kept, want at most %d", n, maxDeployWindows)
+		}
+		// Runs of series out within Lookback and Stale of the newest point.
+		if n := len(w.runs); n > 3 {
+			t.Errorf("%d runs kept after a day of pods, want only the recent ones", n)
+		}
+	})
+	t.Run("a deploy without a service", func(t *testing.T) {
+		w := NewDeployWatch(DefaultDeployWatchOptions())
+		w.ObserveEvent(telemetry.Event{Kind: telemetry.EventDeploy, Time: dwT0})
+		if got, _ := dwFeed(w, dwBoth(m, 2*m)); len(got) != 0 || len(w.svcs) != 0 {
+			t.Fatalf("reports %v, services %v: want none", got, w.svcs)
+		}
+	})
+}
+
+func TestDeploySignal(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		want bool
+	}{
+		{"http_requests_total", true},
+		{"http_request_duration_seconds", true},
+		{"grpc_server_handled_total", true},
+		{"checkout_errors_total", true},
+		{"payment_failures_total", true},
+		{"api_latency_p99", true},
+		{"http_request_duration_seconds_count", false},
+		{"http_request_duration_seconds_sum", false},
+		{"http_request_duration_seconds_bucket", false},
+		{"up", false},
+		{"process_start_time_seconds", false},
+		{"process_resident_memory_bytes", false},
+		{"go_gc_duration_seconds", false},
+		{"jvm_gc_pause_seconds", false},
+		{"node_load1", false},
+		{"hikaricp_connections_active", false},
+		{"uptime_errors_total", true}, // "up" only as the whole name
+	} {
+		if got := DeploySignal(tt.name); got != tt.want {
+			t.Errorf("DeploySignal(%q) = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// dwService drives real series detectors of one service's request signals
+// and a watch through days of history and a deploy at deployAt; values
+// gives each signal's value at a time, after the deploy too.
+func dwService(step time.Duration, from, deployAt, until time.Time, names []string, values func(t time.Time, rng *rand.Rand) []float64) (watchAt, seriesAt time.Duration, outPoints int) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	dets := make([]*SeriesDetector, len(names))
+	for i, n := range names {
+		o := DefaultSeriesOptions()
+		o.Service, o.Metric = "checkout", n
+		dets[i] = NewSeriesDetector(o)
+	}
+	w := NewDeployWatch(DefaultDeployWatchOptions())
+	watchAt, seriesAt = -1, -1
+	deployed := false
+	for ts := from; ts.Before(until); ts = ts.Add(step) {
+		if !deployed && !ts.Before(deployAt) {
+			ev := dwDeploy("checkout", "v2", deployAt)
+			for _, d := range dets {
+				d.ObserveEvent(ev)
+			}
+			w.ObserveEvent(ev)
+			deployed = true
+		}
+		for i, v := range values(ts, rng) {
+			sc := dets[i].Observe(ts, v)
+			if ts.Before(deployAt) {
+				continue
+			}
+			if sc.Anomaly != nil && seriesAt < 0 {
+				seriesAt = ts.Sub(deployAt)
+			}
+			if sc.Anomalous && (v < sc.Lower || v > sc.Upper) {
+				outPoints++
+			}
+			if a := w.Observe(DeployPoint{Service: "checkout", Name: names[i], Key: telemetry.Fingerprint(i + 1), T: ts, V: v, Score: sc}); a != nil && watchAt < 0 {
+				watchAt = ts.Sub(deployAt)
 			}
 		}
 	}
-	feed(dwT0.Add(time.Minute), 10)
-	if n != 1 {
-		t.Fatalf("%d reports for one deploy, want 1", n)
-	}
-	// The next deploy re-arms the watch, and the old grace is forgotten.
-	next := dwT0.Add(20 * time.Minute)
-	w.ObserveEvent(dwDeploy("checkout", next))
-	feed(next.Add(time.Minute), 10)
-	if n != 2 {
-		t.Fatalf("%d reports for two deploys, want 2", n)
-	}
-	if !w.Watching("checkout", next.Add(time.Minute)) || w.Watching("checkout", next.Add(16*time.Minute)) || w.Watching("", next) {
-		t.Error("Watching is wrong about the grace")
-	}
-	// A deploy within the grace extends it and arms the watch again.
-	again := next.Add(10 * time.Minute)
-	w.ObserveEvent(dwDeploy("checkout", again))
-	if !w.Watching("checkout", next.Add(24*time.Minute)) {
-		t.Error("a second deploy within the grace did not extend it")
-	}
-	feed(again.Add(time.Minute), 4)
-	if n != 3 {
-		t.Fatalf("%d reports after a second deploy within the grace, want 3", n)
-	}
-	// A grace that ended well before the next deploy of any service is
-	// dropped then: the state stays bounded. One that ended just before
-	// is kept, since samples may come behind the events.
-	w.ObserveEvent(dwDeploy("cart", again.Add(30*time.Minute)))
-	if len(w.svcs) != 2 {
-		t.Errorf("services kept: %v, want checkout and cart", w.svcs)
-	}
-	w.ObserveEvent(dwDeploy("cart", again.Add(2*time.Hour)))
-	if _, ok := w.svcs["checkout"]; ok || len(w.svcs) != 1 {
-		t.Errorf("services kept: %v", w.svcs)
-	}
+	return watchAt, seriesAt, outPoints
 }
 
 // TestDeployWatchWithSeriesDetectors runs the watch the way the metric
 // stage does, over real series detectors of a service's error rate and
-// latency: a release that raises both pages within two minutes of the
-// errors' rise, though each series' own report waits for persistence; a
-// release that only moves latency a little pages nowhere.
+// latency with three days of history: a release that raises both pages
+// within two minutes, before either series' own report; a release that
+// moves latency 5% pages nowhere.
 func TestDeployWatchWithSeriesDetectors(t *testing.T) {
-	const step = 30 * time.Second
-	run := func(errJump, latJump float64) (watchAt, seriesAt time.Duration) {
-		rng := rand.New(rand.NewPCG(7, 8))
-		mk := func(m string) *SeriesDetector {
-			o := DefaultSeriesOptions()
-			o.Service, o.Metric = "checkout", m
-			return NewSeriesDetector(o)
-		}
-		errs, lat := mk("errors"), mk("latency")
-		w := NewDeployWatch(DefaultDeployWatchOptions())
-		start := dwT0.Add(-3 * 24 * time.Hour)
-		deployAt := dwT0
-		watchAt, seriesAt = -1, -1
-		deployed := false
-		for ts := start; ts.Before(dwT0.Add(20 * time.Minute)); ts = ts.Add(step) {
-			if !deployed && !ts.Before(deployAt) {
-				ev := dwDeploy("checkout", deployAt)
-				errs.ObserveEvent(ev)
-				lat.ObserveEvent(ev)
-				w.ObserveEvent(ev)
-				deployed = true
-			}
-			h := float64(ts.Unix()%86400) / 3600
-			ev := 0.02 + 0.01*math.Abs(rng.NormFloat64())
-			lv := 0.25 + 0.05*math.Sin(2*math.Pi*h/24) + 0.01*rng.NormFloat64()
-			if ts.After(deployAt.Add(time.Minute)) {
-				ev += errJump
-				lv *= 1 + latJump
-			}
-			for _, s := range []struct {
-				d *SeriesDetector
-				m string
-				v float64
-			}{{errs, "errors", ev}, {lat, "latency", lv}} {
-				sc := s.d.Observe(ts, s.v)
-				if sc.Anomaly != nil && seriesAt < 0 && !ts.Before(deployAt) {
-					seriesAt = ts.Sub(deployAt)
+	run := func(errJump, latJump float64) (time.Duration, time.Duration) {
+		w, s, _ := dwService(30*time.Second, dwT0.Add(-3*24*time.Hour), dwT0, dwT0.Add(20*time.Minute), []string{dwErrs, dwLat},
+			func(ts time.Time, rng *rand.Rand) []float64 {
+				h := float64(ts.Unix()%86400) / 3600
+				ev := 0.02 + 0.01*math.Abs(rng.NormFloat64())
+				lv := 0.25 + 0.05*math.Sin(2*math.Pi*h/24) + 0.01*rng.NormFloat64()
+				if ts.After(dwT0.Add(time.Minute)) {
+					ev += errJump
+					lv *= 1 + latJump
 				}
-				if a := w.Observe("checkout", s.m, s.m, ts, s.v, sc); a != nil && watchAt < 0 {
-					watchAt = ts.Sub(deployAt)
-				}
-			}
-		}
-		return watchAt, seriesAt
+				return []float64{ev, lv}
+			})
+		return w, s
 	}
 	watchAt, seriesAt := run(0.8, 1)
 	t.Logf("broken release: the watch reports at +%v, a series alone at +%v", watchAt, seriesAt)
@@ -246,26 +328,42 @@ func TestDeployWatchWithSeriesDetectors(t *testing.T) {
 	}
 }
 
-// TestDeployWatchEventsAhead hands over a release and its rollback 40
-// minutes later before any of the points between them, as a replay that
-// delivers an hour's events at once does: the release is still watched.
-func TestDeployWatchEventsAhead(t *testing.T) {
-	w := NewDeployWatch(DefaultDeployWatchOptions())
-	w.ObserveEvent(dwDeploy("checkout", dwT0))
-	w.ObserveEvent(dwDeploy("checkout", dwT0.Add(40*time.Minute)))
-	var got []time.Time
-	for i := range 6 {
-		at := dwT0.Add(time.Minute + time.Duration(i)*30*time.Second)
-		for _, m := range []string{"errors", "latency"} {
-			if a := w.Observe("checkout", m, m, at, 3, dwOut); a != nil {
-				got = append(got, at)
-			}
+// TestDeployWatchYoungService deploys, without changing anything, into a
+// service whose series are a few hours to a day and a half old (their
+// seasonal bands not trusted yet) while business-hours traffic rises:
+// requests and latency follow the traffic, and neither the watch nor the
+// series' points within the grace may call that a broken release.
+func TestDeployWatchYoungService(t *testing.T) {
+	// traffic is the share of the day's peak: night 0.1, a ramp from
+	// 07:00 to 10:00, the peak to 18:00, down by 21:00.
+	traffic := func(ts time.Time) float64 {
+		h := float64(ts.Unix()%86400) / 3600
+		switch {
+		case h < 7 || h >= 21:
+			return 0.1
+		case h < 10:
+			return 0.1 + 0.9*(h-7)/3
+		case h < 18:
+			return 1
+		default:
+			return 1 - 0.9*(h-18)/3
 		}
 	}
-	if len(got) != 1 || !got[0].Equal(dwT0.Add(90*time.Second)) {
-		t.Fatalf("reports at %v, want one at +1m30s", got)
-	}
-	if !w.Watching("checkout", dwT0.Add(41*time.Minute)) || w.Watching("checkout", dwT0.Add(20*time.Minute)) {
-		t.Error("the rollback's grace is not kept beside the release's")
+	start := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	for _, deployAt := range []time.Time{start.Add(8 * time.Hour), start.Add(8*time.Hour + 40*time.Minute), start.Add(9*time.Hour + 30*time.Minute), start.Add(33 * time.Hour)} {
+		for _, step := range []time.Duration{15 * time.Second, time.Minute} {
+			watchAt, _, out := dwService(step, start, deployAt, deployAt.Add(16*time.Minute), []string{dwErrs, dwLat},
+				func(ts time.Time, rng *rand.Rand) []float64 {
+					rps := 150 * traffic(ts) * (1 + 0.05*rng.NormFloat64())
+					lat := 0.2 * (1 + 0.5*traffic(ts)) * (1 + 0.05*rng.NormFloat64())
+					return []float64{rps, lat}
+				})
+			if watchAt >= 0 {
+				t.Errorf("deploy at %s, step %v: reported at +%v", deployAt.Format("Mon 15:04"), step, watchAt)
+			}
+			if n := int(16 * time.Minute / step); out > n/10 {
+				t.Errorf("deploy at %s, step %v: %d of %d points in the grace out of the band", deployAt.Format("Mon 15:04"), step, out, 2*n)
+			}
+		}
 	}
 }

@@ -111,6 +111,18 @@ func TestRangeViewRest(t *testing.T) {
 	if got := r.observe(28); rvWeight*got < 0.999*mcHoldAt {
 		t.Errorf("never-taken step 10 -> 28 after a calm spell scored %.4f, want it at the alarm level", got)
 	}
+	// The price (eval/nab/TUNING.md, step 19): noise that keeps crossing
+	// a level boundary keeps taking unusual steps, so the view rests for
+	// as long and scores no step at all; only a new extreme still counts.
+	for k := 0; k < 3*rvRest; k++ {
+		r.observe(r.lo + (r.hi-r.lo)*float64(r.bin(10)+1)/rvBins + 0.3*rng.NormFloat64())
+	}
+	if got := r.observe(28); got != 0 || r.cool == 0 {
+		t.Errorf("never-taken step after a spell of noise across a level boundary scored %.4f (rest %d), want 0 while resting", got, r.cool)
+	}
+	if got := r.observe(r.hi + 0.5*(r.hi-r.lo)); got != 1 {
+		t.Errorf("a new extreme during the rest scored %.4f, want 1", got)
+	}
 }
 
 // TestRangeViewFlat: a series that never moved stays below the alarm

@@ -90,7 +90,8 @@ type SeriesScore struct {
 	// Expected is the learned usual value at this time; Lower and Upper
 	// bound the usual band (for plotting).
 	Expected, Lower, Upper float64
-	// Anomalous is Likelihood >= Threshold outside a deploy's grace.
+	// Anomalous is Likelihood >= Threshold, judged within a deploy's
+	// grace against the widened band (DeployWatch reads it there).
 	Anomalous bool
 	// Drift says the model no longer fits the recent data (it is
 	// adapting); ShortHistory says the history is too short for the
@@ -138,6 +139,11 @@ type SeriesDetector struct {
 	first time.Time     // first point seen: the history's start
 	step  time.Duration // between the first two points
 	grace time.Time     // deploy grace ends
+	// graceLevel is the level a young series had when the current
+	// grace began (the fast forecast before its first point in the
+	// grace), graceOf that grace's end.
+	graceLevel float64
+	graceOf    time.Time
 	// outSince is the start of the current run of points outside the
 	// trusted band (zero when the latest point was inside it).
 	outSince time.Time
@@ -256,6 +262,7 @@ func (d *SeriesDetector) Observe(t time.Time, v float64) SeriesScore {
 	}
 	u := t.Unix()
 	exp, lo, hi, ok := d.band.estimate(u)
+	fastBefore := d.core.fast
 	score := combinedScore(d.core.observe(v), d.rng.observe(v))
 	d.rawScore = d.core.last.score
 	d.band.add(u, v)
@@ -286,14 +293,21 @@ func (d *SeriesDetector) Observe(t time.Time, v float64) SeriesScore {
 		d.level = d.mean
 	}
 	if t.Before(d.grace) {
+		if !d.graceOf.Equal(d.grace) {
+			d.graceOf, d.graceLevel = d.grace, fastBefore
+		}
 		if !ok && d.core.n >= int(1/mcLongAlpha) {
 			// Until the seasonal band is trusted, the grace is judged
-			// against the long mean (some 500 points) and its long-run
-			// noise, which do not adapt within minutes either: a release
-			// that breaks a series in its first days must not become
-			// the new normal before the grace ends.
-			exp = d.core.long
-			lo, hi = exp-3*1.2533*d.core.errLT, exp+3*1.2533*d.core.errLT
+			// against the level the series had when the grace began,
+			// with its point noise (at least a tenth of that level, as
+			// bandZ): the fast forecast catches up with a broken release
+			// within a few points and would let it pass as the new
+			// normal before the grace ends, and the long mean lags a
+			// daily pattern by hours, so that a morning's rise alone
+			// would look like a broken release.
+			exp = d.graceLevel
+			sd := max(1.2533*d.core.errLT, d.core.quantum, bandRel*math.Abs(exp))
+			lo, hi = exp-bandWidth*sd, exp+bandWidth*sd
 		}
 		// During a deploy's grace the band is wider and the score damped
 		// by the same factor's worth of surprise.
