@@ -40,9 +40,9 @@ type MetricDetect struct {
 	BandPoints int `yaml:"band_points"`
 	// DeployMetrics is how many distinct request signals (metric names)
 	// of a service must leave their deploy-widened bands together, each
-	// for two points and 30 seconds in a row, within the grace after the
-	// service's deploy for a deploy regression to be reported at once
-	// rather than after For. 0 turns the check off.
+	// for a minute, within the grace after the service's deploy for a
+	// deploy regression to be reported at once rather than after For. 0
+	// turns the check off.
 	DeployMetrics int `yaml:"deploy_metrics"`
 	// DeploySignals lists series selectors of the request signals the
 	// deploy check compares; empty means by name: requests, responses,

@@ -17,29 +17,32 @@ import (
 // and latency up, successful requests down) and keeps them there. The
 // watch reports a deploy regression when, within the grace, at least
 // Metrics distinct metric names of the service each have a run of points
-// that are anomalous and outside even the widened band, lasting at least
-// Points points and Span: independent signals agreeing stand in for the
-// persistence (For) that one series alone would need.
+// outside even the widened band, begun by an anomalous one, lasting at
+// least Points points and Span: independent signals agreeing stand in for
+// the persistence (For) that one series alone would need.
 //
 // Only request signals are meant to be watched (see DeploySignal): a
 // restart moves a process's own metrics on every release (up dips,
 // process_start_time_seconds steps, memory drops, CPU spikes), and two of
-// those together say nothing about the release. A series that was already
-// out of its band shortly before the deploy (within Lookback) does not
-// count for it, nor does a run that began before it: a fix shipped during
-// an outage is not the outage's cause. A run counts for the latest deploy
-// at or before its start, which the report names.
+// those together say nothing about the release. Error and latency signals
+// count only when they rise (DeployPoint.UpOnly): their fall is a
+// recovery, such as a rollback's. A series that spent a good part of the
+// time before the deploy outside its band (TaintShare of the last
+// ShareWindow or so) does not count for it: a fix shipped during an outage
+// is not the outage's cause. A run counts for the latest deploy at or
+// before its start, which the report names.
 //
-// Events may come ahead of the samples they concern or behind them; the
-// graces are aged by the newest point seen, not by the events' own clocks.
-// Not safe for concurrent use. Memory is bounded by the services deployed
-// within the last grace and keep (at most maxDeployWindows graces each)
-// and the series out of their band within Lookback.
+// Events may come ahead of the samples they concern or behind them; each
+// service's graces are aged by the newest point of that service, never by
+// the events' own clocks or another service's points.
+//
+// Not safe for concurrent use. Memory: a few hundred bytes per watched
+// series seen within Lookback, and at most maxDeployWindows graces per
+// service; series and graces that have aged out are dropped as the
+// service's points come.
 type DeployWatch struct {
 	opts DeployWatchOptions
-	now  time.Time // the newest point seen
-	svcs map[string][]*deployWindow
-	runs map[telemetry.Fingerprint]*deployRun
+	svcs map[string]*deployService
 }
 
 // DeployWatchOptions configures a DeployWatch.
@@ -52,22 +55,32 @@ type DeployWatchOptions struct {
 	// (default 2, at least 2).
 	Metrics int
 	// Points and Span are how many consecutive out points a series' run
-	// needs, and how long from its first to its last (defaults 2 and
-	// 30s): two scrapes at 30s, three at 15s.
+	// needs, and how long from its first to its last (defaults 2 and a
+	// minute): three scrapes at 30s, five at 15s. A new pod's first
+	// scrapes (cold caches, a warming runtime) are a wobble, not a
+	// broken release.
 	Points int
 	Span   time.Duration
 	// Stale is how recent a run's last point must be to count (default
-	// 2m): a series that stopped reporting is not still out.
+	// 2m, or two of the series' steps if longer): a series that stopped
+	// reporting is not still out.
 	Stale time.Duration
-	// Lookback is how long before a deploy a series must have stayed in
-	// its band for its runs to count for that deploy (default 15m).
+	// ShareWindow is the time constant of each series' share of points
+	// outside its band (default 5m), and TaintShare the share at the
+	// deploy from which the series does not count for it (default 0.25:
+	// about a minute and a half out of the last five).
+	ShareWindow time.Duration
+	TaintShare  float64
+	// Lookback is how long a series' state is kept after its last point
+	// (default 15m).
 	Lookback time.Duration
 }
 
 // DefaultDeployWatchOptions returns the defaults.
 func DefaultDeployWatchOptions() DeployWatchOptions {
 	return DeployWatchOptions{Grace: DefaultSeriesOptions().DeployGrace, Metrics: 2, Points: 2,
-		Span: 30 * time.Second, Stale: 2 * time.Minute, Lookback: 15 * time.Minute}
+		Span: time.Minute, Stale: 2 * time.Minute, ShareWindow: 5 * time.Minute, TaintShare: 0.25,
+		Lookback: 15 * time.Minute}
 }
 
 func (o *DeployWatchOptions) validate() {
@@ -88,7 +101,13 @@ func (o *DeployWatchOptions) validate() {
 	if o.Stale <= 0 {
 		o.Stale = d.Stale
 	}
-	if o.Lookback < 0 {
+	if o.ShareWindow <= 0 {
+		o.ShareWindow = d.ShareWindow
+	}
+	if !(o.TaintShare > 0 && o.TaintShare <= 1) {
+		o.TaintShare = d.TaintShare
+	}
+	if o.Lookback <= 0 {
 		o.Lookback = d.Lookback
 	}
 }
@@ -101,17 +120,33 @@ func (o *DeployWatchOptions) validate() {
 // metrics that every restart moves.
 func DeploySignal(name string) bool {
 	n := strings.ToLower(name)
-	for _, p := range []string{"process_", "go_", "jvm_", "python_", "nodejs_", "dotnet_", "node_", "container_", "kube_", "up"} {
-		if strings.HasPrefix(n, p) && (p != "up" || n == "up") {
+	for _, p := range []string{"process_", "go_", "jvm_", "python_", "nodejs_", "dotnet_", "node_", "container_", "kube_", "promhttp_"} {
+		if strings.HasPrefix(n, p) {
 			return false
 		}
 	}
-	for _, s := range []string{"_count", "_sum", "_bucket", "_created", "_info"} {
+	if n == "up" || strings.Contains(n, "in_flight") || strings.Contains(n, "inflight") || strings.Contains(n, "active_requests") {
+		return false // gauges of concurrency: a restart drains and refills them
+	}
+	for _, s := range []string{"_count", "_sum", "_bucket", "_created", "_info", "_bytes"} {
 		if strings.HasSuffix(n, s) {
 			return false
 		}
 	}
 	for _, w := range []string{"request", "response", "error", "fail", "exception", "timeout", "latency", "duration", "handled"} {
+		if strings.Contains(n, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// DeployUpOnly reports whether a signal counts for a deploy only when it
+// rises: errors, failures, exceptions, timeouts, latency and durations,
+// whose fall is a recovery. Request and response counts count both ways.
+func DeployUpOnly(name string) bool {
+	n := strings.ToLower(name)
+	for _, w := range []string{"error", "fail", "exception", "timeout", "latency", "duration"} {
 		if strings.Contains(n, w) {
 			return true
 		}
@@ -129,9 +164,19 @@ type DeployPoint struct {
 	// numbers; Key identifies it.
 	Series, Unit string
 	Key          telemetry.Fingerprint
-	T            time.Time
-	V            float64
-	Score        SeriesScore
+	// UpOnly: only a rise counts (see DeployUpOnly).
+	UpOnly bool
+	T      time.Time
+	V      float64
+	Score  SeriesScore
+}
+
+// deployService is one service's graces and watched series.
+type deployService struct {
+	now    time.Time       // the newest point of the service
+	pruned time.Time       // when its series were last aged out
+	wins   []*deployWindow // by deploy time
+	sigs   map[telemetry.Fingerprint]*deploySeries
 }
 
 // deployWindow is the grace after one deploy.
@@ -140,21 +185,33 @@ type deployWindow struct {
 	end      time.Time
 	reported bool
 	// qual holds, by metric name, the runs that have lasted long enough.
-	qual map[string]map[telemetry.Fingerprint]*deployRun
+	qual map[string]map[telemetry.Fingerprint]*deploySeries
 }
 
-// deployRun is one series' latest run of out points.
-type deployRun struct {
-	p          DeployPoint // the latest out point
+// deploySeries is one watched series: its recent share of points outside
+// the band, whether it was already out when the latest deploy it has seen
+// began, and its current run of out points.
+type deploySeries struct {
+	lastT   time.Time
+	share   float64
+	seenWin *deployWindow // the latest grace this series has had a point in
+	tainted bool          // it was out for a good share of the time before seenWin's deploy
+
+	p          DeployPoint // the latest out point of the run
 	start      time.Time   // zero when not in a run
+	step       time.Duration
 	points     int
 	peak       float64       // highest likelihood in the run
-	prevOut    time.Time     // the last out point before the run began
 	qualifying *deployWindow // the window whose qual holds the run
 }
 
-// maxDeployWindows bounds the graces kept per service.
-const maxDeployWindows = 8
+// maxDeployWindows bounds the graces kept per service, and
+// maxQuietDeployServices the services kept that have deploys but have
+// sent no points (their graces cannot age by their own points).
+const (
+	maxDeployWindows       = 8
+	maxQuietDeployServices = 1024
+)
 
 // deployWatchKeep is how long after its end a grace is kept: points may
 // come that much behind the events.
@@ -164,7 +221,7 @@ const deployWatchKeep = time.Hour
 // defaults).
 func NewDeployWatch(o DeployWatchOptions) *DeployWatch {
 	o.validate()
-	return &DeployWatch{opts: o, svcs: map[string][]*deployWindow{}, runs: map[telemetry.Fingerprint]*deployRun{}}
+	return &DeployWatch{opts: o, svcs: map[string]*deployService{}}
 }
 
 // ObserveEvent starts the watch of a deployed service. A deploy without a
@@ -173,53 +230,44 @@ func (w *DeployWatch) ObserveEvent(ev telemetry.Event) {
 	if ev.Kind != telemetry.EventDeploy || ev.Service == "" {
 		return
 	}
-	w.prune()
-	wins := w.svcs[ev.Service]
-	for _, win := range wins {
-		if win.deploy.Time.Equal(ev.Time) {
+	s := w.svcs[ev.Service]
+	if s == nil {
+		s = &deployService{sigs: map[telemetry.Fingerprint]*deploySeries{}}
+		w.svcs[ev.Service] = s
+	}
+	for _, win := range s.wins {
+		if win.deploy.Time.Equal(ev.Time) && win.deploy.ID == ev.ID {
 			return // the same deploy again
 		}
 	}
-	win := &deployWindow{deploy: ev, end: ev.Time.Add(w.opts.Grace), qual: map[string]map[telemetry.Fingerprint]*deployRun{}}
-	i, _ := slices.BinarySearchFunc(wins, ev.Time, func(x *deployWindow, t time.Time) int { return x.deploy.Time.Compare(t) })
-	wins = slices.Insert(wins, i, win)
-	if len(wins) > maxDeployWindows {
-		w.forget(wins[0])
-		wins = wins[1:]
+	win := &deployWindow{deploy: ev, end: ev.Time.Add(w.opts.Grace), qual: map[string]map[telemetry.Fingerprint]*deploySeries{}}
+	i, _ := slices.BinarySearchFunc(s.wins, ev.Time, func(x *deployWindow, t time.Time) int { return x.deploy.Time.Compare(t) })
+	s.wins = slices.Insert(s.wins, i, win)
+	if len(s.wins) > maxDeployWindows {
+		forgetWindow(s.wins[0])
+		s.wins = s.wins[1:]
 	}
-	w.svcs[ev.Service] = wins
-}
-
-// prune drops the graces that ended well before the newest point, and the
-// runs of series silent for longer than Lookback and Stale.
-func (w *DeployWatch) prune() {
-	if w.now.IsZero() {
-		return
-	}
-	for svc, wins := range w.svcs {
-		wins = slices.DeleteFunc(wins, func(win *deployWindow) bool {
-			if w.now.Sub(win.end) > deployWatchKeep {
-				w.forget(win)
-				return true
-			}
-			return false
-		})
-		if len(wins) == 0 {
-			delete(w.svcs, svc)
-		} else {
-			w.svcs[svc] = wins
+	// Services that have sent no points cannot age by their own points;
+	// past maxQuietDeployServices of them, the one deployed longest ago
+	// goes. (No clock of the events' own: one stamped far ahead would
+	// end every other watch.)
+	quiet, oldest := 0, ""
+	for name, o := range w.svcs {
+		if !o.now.IsZero() {
+			continue
+		}
+		quiet++
+		if oldest == "" || o.wins[len(o.wins)-1].deploy.Time.Before(w.svcs[oldest].wins[len(w.svcs[oldest].wins)-1].deploy.Time) {
+			oldest = name
 		}
 	}
-	for k, r := range w.runs {
-		if w.now.Sub(r.p.T) > w.opts.Lookback+w.opts.Stale {
-			w.release(r)
-			delete(w.runs, k)
-		}
+	if quiet > maxQuietDeployServices {
+		delete(w.svcs, oldest)
 	}
 }
 
-// forget detaches the runs that qualify for a dropped window.
-func (w *DeployWatch) forget(win *deployWindow) {
+// forgetWindow detaches the runs that qualify for a dropped window.
+func forgetWindow(win *deployWindow) {
 	for _, rs := range win.qual {
 		for _, r := range rs {
 			r.qualifying = nil
@@ -227,17 +275,40 @@ func (w *DeployWatch) forget(win *deployWindow) {
 	}
 }
 
-// Watching reports whether service is within a deploy's grace at t.
-func (w *DeployWatch) Watching(service string, t time.Time) bool {
-	return w.window(service, t) != nil
+// age drops the service's graces that ended well before its newest point
+// and the series silent for longer than Lookback; it runs at most once a
+// Lookback of the service's time.
+func (w *DeployWatch) age(s *deployService) {
+	if s.now.Sub(s.pruned) < w.opts.Lookback {
+		return
+	}
+	s.pruned = s.now
+	s.wins = slices.DeleteFunc(s.wins, func(win *deployWindow) bool {
+		if s.now.Sub(win.end) > deployWatchKeep {
+			forgetWindow(win)
+			return true
+		}
+		return false
+	})
+	for k, se := range s.sigs {
+		if s.now.Sub(se.lastT) > w.opts.Lookback {
+			release(se)
+			delete(s.sigs, k)
+		}
+	}
 }
 
-// window returns the grace of the latest deploy of service at or before
-// t, if t lies within it.
-func (w *DeployWatch) window(service string, t time.Time) *deployWindow {
-	wins := w.svcs[service]
-	for i := len(wins) - 1; i >= 0; i-- {
-		if win := wins[i]; !t.Before(win.deploy.Time) {
+// Watching reports whether service is within a deploy's grace at t.
+func (w *DeployWatch) Watching(service string, t time.Time) bool {
+	s := w.svcs[service]
+	return s != nil && s.window(t) != nil
+}
+
+// window returns the grace of the latest deploy at or before t, if t lies
+// within it.
+func (s *deployService) window(t time.Time) *deployWindow {
+	for i := len(s.wins) - 1; i >= 0; i-- {
+		if win := s.wins[i]; !t.Before(win.deploy.Time) {
 			if t.Before(win.end) {
 				return win
 			}
@@ -247,15 +318,15 @@ func (w *DeployWatch) window(service string, t time.Time) *deployWindow {
 	return nil
 }
 
-// release ends r's membership of the window it qualified for.
-func (w *DeployWatch) release(r *deployRun) {
-	if win := r.qualifying; win != nil {
-		rs := win.qual[r.p.Name]
-		delete(rs, r.p.Key)
+// release ends a run's membership of the window it qualified for.
+func release(se *deploySeries) {
+	if win := se.qualifying; win != nil {
+		rs := win.qual[se.p.Name]
+		delete(rs, se.p.Key)
 		if len(rs) == 0 {
-			delete(win.qual, r.p.Name)
+			delete(win.qual, se.p.Name)
 		}
-		r.qualifying = nil
+		se.qualifying = nil
 	}
 }
 
@@ -263,61 +334,83 @@ func (w *DeployWatch) release(r *deployRun) {
 // series, and returns the deploy regression it completes, if any: at most
 // one per deploy.
 func (w *DeployWatch) Observe(p DeployPoint) *Anomaly {
-	if p.T.After(w.now) {
-		w.now = p.T
+	s := w.svcs[p.Service]
+	if s == nil {
+		s = &deployService{sigs: map[telemetry.Fingerprint]*deploySeries{}}
+		w.svcs[p.Service] = s
 	}
-	out := p.Score.Anomalous && !math.IsNaN(p.V) && (p.V < p.Score.Lower || p.V > p.Score.Upper)
-	r := w.runs[p.Key]
-	if !out {
-		if r != nil && !r.start.IsZero() {
-			w.release(r)
-			r.start = time.Time{}
+	if p.T.After(s.now) {
+		s.now = p.T
+	}
+	w.age(s)
+	se := s.sigs[p.Key]
+	if se == nil {
+		se = &deploySeries{}
+		s.sigs[p.Key] = se
+	}
+	// The share of recent time outside the band, before this point.
+	dt := p.T.Sub(se.lastT)
+	if se.lastT.IsZero() || dt < 0 {
+		dt = 0
+	}
+	keep := math.Exp(-float64(dt) / float64(w.opts.ShareWindow))
+	before := se.share * keep
+	outBand := !math.IsNaN(p.V) && (p.V > p.Score.Upper || !p.UpOnly && p.V < p.Score.Lower)
+	se.share = before
+	if outBand {
+		se.share += 1 - keep
+	}
+	se.lastT = p.T
+	win := s.window(p.T)
+	if win != nil && se.seenWin != win {
+		// The series' first point in this grace: was it already out?
+		se.seenWin, se.tainted = win, before >= w.opts.TaintShare
+	}
+	// A run begins at an anomalous point outside the band and lasts while
+	// the series stays outside it: the widened band is the judge, since
+	// the core's likelihood fades as its fast views adapt to a new level.
+	if !outBand || se.start.IsZero() && !p.Score.Anomalous {
+		if !se.start.IsZero() {
+			release(se)
+			se.start = time.Time{}
 		}
-		if r != nil && p.T.Sub(r.p.T) > w.opts.Lookback {
-			delete(w.runs, p.Key)
-		}
 		return nil
 	}
-	if r == nil {
-		r = &deployRun{}
-		w.runs[p.Key] = r
+	if se.start.IsZero() {
+		se.start, se.points, se.peak, se.step = p.T, 0, 0, 0
 	}
-	if r.start.IsZero() {
-		r.prevOut = r.p.T
-		r.start, r.points, r.peak = p.T, 0, 0
+	if se.points > 0 {
+		se.step = p.T.Sub(se.p.T)
 	}
-	r.p = p
-	r.points++
-	r.peak = max(r.peak, p.Score.Likelihood)
-	win := w.window(p.Service, r.start)
-	if win == nil || win.reported || !p.T.Before(win.end) {
+	se.p = p
+	se.points++
+	se.peak = max(se.peak, p.Score.Likelihood)
+	win = s.window(se.start)
+	if win == nil || win.reported || !p.T.Before(win.end) || se.seenWin == win && se.tainted {
 		return nil
 	}
-	if t := r.prevOut; !t.IsZero() && t.Before(win.deploy.Time) && !t.Before(win.deploy.Time.Add(-w.opts.Lookback)) {
-		return nil // out shortly before the deploy: not the release's doing
-	}
-	if r.points < w.opts.Points || p.T.Sub(r.start) < w.opts.Span {
+	if se.points < w.opts.Points || p.T.Sub(se.start) < w.opts.Span {
 		return nil
 	}
-	if r.qualifying != win {
-		w.release(r)
+	if se.qualifying != win {
+		release(se)
 		rs := win.qual[p.Name]
 		if rs == nil {
-			rs = map[telemetry.Fingerprint]*deployRun{}
+			rs = map[telemetry.Fingerprint]*deploySeries{}
 			win.qual[p.Name] = rs
 		}
-		rs[p.Key] = r
-		r.qualifying = win
+		rs[p.Key] = se
+		se.qualifying = win
 	}
 	if len(win.qual) < w.opts.Metrics {
 		return nil
 	}
 	// Enough names qualify; each must still have a current run, and the
 	// strongest of each is what the report shows.
-	best := map[string]*deployRun{}
+	best := map[string]*deploySeries{}
 	for name, rs := range win.qual {
 		for k, o := range rs {
-			if p.T.Sub(o.p.T) > w.opts.Stale {
+			if p.T.Sub(o.p.T) > max(w.opts.Stale, 2*o.step) {
 				delete(rs, k) // stopped reporting while out
 				o.qualifying = nil
 				continue
@@ -334,17 +427,17 @@ func (w *DeployWatch) Observe(p DeployPoint) *Anomaly {
 		return nil
 	}
 	win.reported = true
-	return w.report(p, win, best)
+	return deployReport(p, win, best)
 }
 
-// report builds the anomaly of a deploy regression.
-func (w *DeployWatch) report(p DeployPoint, win *deployWindow, best map[string]*deployRun) *Anomaly {
-	runs := make([]*deployRun, 0, len(best))
+// deployReport builds the anomaly of a deploy regression.
+func deployReport(p DeployPoint, win *deployWindow, best map[string]*deploySeries) *Anomaly {
+	runs := make([]*deploySeries, 0, len(best))
 	for _, r := range best {
 		runs = append(runs, r)
 	}
 	// Strongest first; ties by name, so that reports are repeatable.
-	slices.SortFunc(runs, func(a, b *deployRun) int {
+	slices.SortFunc(runs, func(a, b *deploySeries) int {
 		if a.peak != b.peak {
 			if a.peak > b.peak {
 				return -1
@@ -363,8 +456,12 @@ func (w *DeployWatch) report(p DeployPoint, win *deployWindow, best map[string]*
 		if series == "" {
 			series = r.p.Name
 		}
+		lo := r.p.Score.Lower
+		if r.p.V >= 0 && lo < 0 {
+			lo = 0 // a rate or a duration below zero reads as nonsense
+		}
 		parts[i] = fmt.Sprintf("%s %s against %s–%s", series, fmtNum(r.p.V, r.p.Unit),
-			fmtNum(r.p.Score.Lower, r.p.Unit), fmtNum(r.p.Score.Upper, r.p.Unit))
+			fmtNum(lo, r.p.Unit), fmtNum(r.p.Score.Upper, r.p.Unit))
 		names[i] = r.p.Name
 	}
 	what := "a deploy"

@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -36,6 +37,7 @@ type dwPoint struct {
 	v            float64
 	sc           SeriesScore
 	unit, series string
+	upOnly       bool
 }
 
 func dwOutAt(at time.Duration, metric string, key telemetry.Fingerprint) dwPoint {
@@ -53,7 +55,7 @@ func dwFeed(w *DeployWatch, ps []dwPoint) ([]time.Duration, *Anomaly) {
 	var first *Anomaly
 	for _, p := range ps {
 		a := w.Observe(DeployPoint{Service: p.svc, Name: p.metric, Series: p.series, Unit: p.unit,
-			Key: p.key, T: dwT0.Add(p.at), V: p.v, Score: p.sc})
+			Key: p.key, UpOnly: p.upOnly, T: dwT0.Add(p.at), V: p.v, Score: p.sc})
 		if a != nil {
 			got = append(got, p.at)
 			if first == nil {
@@ -62,6 +64,20 @@ func dwFeed(w *DeployWatch, ps []dwPoint) ([]time.Duration, *Anomaly) {
 		}
 	}
 	return got, first
+}
+
+// dwSeq is errors and latency every 30s from from to to (exclusive), out
+// where out says so and in their band elsewhere.
+func dwSeq(from, to time.Duration, out func(at time.Duration) bool) []dwPoint {
+	var ps []dwPoint
+	for at := from; at < to; at += 30 * time.Second {
+		if out(at) {
+			ps = append(ps, dwOutAt(at, dwErrs, 1), dwOutAt(at, dwLat, 2))
+		} else {
+			ps = append(ps, dwInAt(at, dwErrs, 1), dwInAt(at, dwLat, 2))
+		}
+	}
+	return ps
 }
 
 // dwBoth is errors and latency out at each of the given times.
@@ -81,43 +97,56 @@ func TestDeployWatch(t *testing.T) {
 		points []dwPoint
 		want   time.Duration // when the report comes; -1 for none
 	}{
-		{"errors and latency out for 30s each", true, dwBoth(60*s, 90*s), 90 * s},
-		{"no deploy", false, dwBoth(60*s, 90*s), -1},
-		{"one point each is a wobble", true, []dwPoint{
+		{"errors and latency out for a minute each", true, dwBoth(60*s, 90*s, 120*s), 120 * s},
+		{"no deploy", false, dwBoth(60*s, 90*s, 120*s), -1},
+		{"out for 30s is a new pod's wobble", true, []dwPoint{
 			dwOutAt(60*s, dwErrs, 1), dwOutAt(60*s, dwLat, 2),
-			dwInAt(90*s, dwErrs, 1), dwInAt(90*s, dwLat, 2),
-			dwOutAt(120*s, dwErrs, 1), dwInAt(120*s, dwLat, 2),
+			dwOutAt(90*s, dwErrs, 1), dwOutAt(90*s, dwLat, 2),
+			dwInAt(120*s, dwErrs, 1), dwInAt(120*s, dwLat, 2),
 		}, -1},
-		{"two points 15s apart are too short a run", true, dwBoth(60*s, 75*s), -1},
 		{"three quantiles of one metric are one metric", true, []dwPoint{
 			dwOutAt(60*s, dwLat, 1), dwOutAt(60*s, dwLat, 2), dwOutAt(60*s, dwLat, 3),
 			dwOutAt(90*s, dwLat, 1), dwOutAt(90*s, dwLat, 2), dwOutAt(90*s, dwLat, 3),
+			dwOutAt(120*s, dwLat, 1), dwOutAt(120*s, dwLat, 2), dwOutAt(120*s, dwLat, 3),
 		}, -1},
 		{"a run broken by a normal point starts again", true, []dwPoint{
 			dwOutAt(60*s, dwErrs, 1), dwOutAt(60*s, dwLat, 2),
 			dwInAt(90*s, dwErrs, 1), dwOutAt(90*s, dwLat, 2),
 			dwOutAt(120*s, dwErrs, 1), dwOutAt(120*s, dwLat, 2),
-			dwOutAt(150*s, dwErrs, 1),
-		}, 150 * s},
+			dwOutAt(150*s, dwErrs, 1), dwOutAt(150*s, dwLat, 2),
+			dwOutAt(180*s, dwErrs, 1),
+		}, 180 * s},
 		{"anomalous but inside the widened band", true, []dwPoint{
 			{at: 60 * s, svc: "checkout", metric: dwErrs, key: 1, v: 1.2, sc: dwOut}, dwOutAt(60*s, dwLat, 2),
 			{at: 90 * s, svc: "checkout", metric: dwErrs, key: 1, v: 1.2, sc: dwOut}, dwOutAt(90*s, dwLat, 2),
+			{at: 120 * s, svc: "checkout", metric: dwErrs, key: 1, v: 1.2, sc: dwOut}, dwOutAt(120*s, dwLat, 2),
 		}, -1},
 		{"another service's metrics", true, []dwPoint{
 			{at: 60 * s, svc: "cart", metric: dwErrs, key: 1, v: 3, sc: dwOut}, {at: 60 * s, svc: "cart", metric: dwLat, key: 2, v: 3, sc: dwOut},
 			{at: 90 * s, svc: "cart", metric: dwErrs, key: 1, v: 3, sc: dwOut}, {at: 90 * s, svc: "cart", metric: dwLat, key: 2, v: 3, sc: dwOut},
+			{at: 120 * s, svc: "cart", metric: dwErrs, key: 1, v: 3, sc: dwOut}, {at: 120 * s, svc: "cart", metric: dwLat, key: 2, v: 3, sc: dwOut},
 		}, -1},
 		{"a series that stopped reporting is not still out", true, []dwPoint{
-			dwOutAt(60*s, dwErrs, 1), dwOutAt(90*s, dwErrs, 1),
-			dwOutAt(5*time.Minute, dwLat, 2), dwOutAt(5*time.Minute+30*s, dwLat, 2),
+			dwOutAt(60*s, dwErrs, 1), dwOutAt(90*s, dwErrs, 1), dwOutAt(120*s, dwErrs, 1),
+			dwOutAt(5*time.Minute, dwLat, 2), dwOutAt(5*time.Minute+30*s, dwLat, 2), dwOutAt(6*time.Minute, dwLat, 2),
 		}, -1},
-		{"after the grace", true, dwBoth(15*time.Minute, 15*time.Minute+30*s), -1},
-		{"before the deploy", true, dwBoth(-90*s, -60*s), -1},
-		{"an outage already running at the deploy", true, dwBoth(-10*time.Minute, -9*time.Minute, -8*time.Minute, -time.Minute, -30*s, 0, 30*s, 60*s, 90*s), -1},
-		{"an outage that flickers across the deploy", true, append(dwBoth(-5*time.Minute, -4*time.Minute),
-			append([]dwPoint{dwInAt(-30*s, dwErrs, 1), dwInAt(-30*s, dwLat, 2)}, dwBoth(30*s, 60*s, 90*s)...)...), -1},
-		{"out long before the deploy is forgotten", true, append(dwBoth(-40*time.Minute, -39*time.Minute),
-			append([]dwPoint{dwInAt(-30*time.Minute, dwErrs, 1), dwInAt(-30*time.Minute, dwLat, 2)}, dwBoth(60*s, 90*s)...)...), 90 * s},
+		{"after the grace", true, dwBoth(15*time.Minute, 15*time.Minute+30*s, 16*time.Minute), -1},
+		{"before the deploy", true, dwBoth(-2*time.Minute, -90*s, -60*s), -1},
+		{"an outage already running at the deploy", true, dwSeq(-30*time.Minute, 3*time.Minute, func(at time.Duration) bool { return at >= -10*time.Minute }), -1},
+		{"an outage that flaps across the deploy", true, dwSeq(-30*time.Minute, 3*time.Minute, func(at time.Duration) bool {
+			return at >= -10*time.Minute && (at/(30*s))%4 != 0 // three points out, one in
+		}), -1},
+		{"one noisy point just before the deploy", true, dwSeq(-30*time.Minute, 3*time.Minute, func(at time.Duration) bool {
+			return at == -30*s || at >= 60*s
+		}), 120 * s},
+		{"out long before the deploy is forgotten", true, dwSeq(-40*time.Minute, 3*time.Minute, func(at time.Duration) bool {
+			return at < -25*time.Minute || at >= 60*s
+		}), 120 * s},
+		{"errors and latency falling are a recovery", true, []dwPoint{
+			{at: 60 * s, svc: "checkout", metric: dwErrs, key: 1, v: 0.1, sc: dwOut, upOnly: true}, {at: 60 * s, svc: "checkout", metric: dwLat, key: 2, v: 0.1, sc: dwOut, upOnly: true},
+			{at: 90 * s, svc: "checkout", metric: dwErrs, key: 1, v: 0.1, sc: dwOut, upOnly: true}, {at: 90 * s, svc: "checkout", metric: dwLat, key: 2, v: 0.1, sc: dwOut, upOnly: true},
+			{at: 120 * s, svc: "checkout", metric: dwErrs, key: 1, v: 0.1, sc: dwOut, upOnly: true}, {at: 120 * s, svc: "checkout", metric: dwLat, key: 2, v: 0.1, sc: dwOut, upOnly: true},
+		}, -1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -161,7 +190,7 @@ func TestDeployWatchDeploys(t *testing.T) {
 		w := NewDeployWatch(DefaultDeployWatchOptions())
 		w.ObserveEvent(dwDeploy("checkout", "v2", dwT0))
 		w.ObserveEvent(dwDeploy("checkout", "v1", dwT0.Add(4*m)))
-		got, first := dwFeed(w, dwBoth(m, m+30*time.Second, 2*m, 3*m, 4*m, 5*m, 6*m))
+		got, first := dwFeed(w, dwSeq(-10*m, 8*m, func(at time.Duration) bool { return at >= m && at < 5*m }))
 		if len(got) != 1 || first.Labels.Get("deploy") != "ev-v2" {
 			t.Fatalf("reports at %v, first %+v: want one, of v2", got, first)
 		}
@@ -170,56 +199,75 @@ func TestDeployWatchDeploys(t *testing.T) {
 		w := NewDeployWatch(DefaultDeployWatchOptions())
 		w.ObserveEvent(dwDeploy("checkout", "v2", dwT0))
 		w.ObserveEvent(dwDeploy("checkout", "v3", dwT0.Add(10*m)))
-		got, first := dwFeed(w, dwBoth(11*m, 11*m+30*time.Second))
-		if len(got) != 1 || first.Labels.Get("deploy") != "ev-v3" || !strings.Contains(first.Explanation, "within 1m30s of the deploy of v3") {
+		got, first := dwFeed(w, dwSeq(-10*m, 14*m, func(at time.Duration) bool { return at >= 11*m }))
+		if len(got) != 1 || first.Labels.Get("deploy") != "ev-v3" || !strings.Contains(first.Explanation, "within 2m0s of the deploy of v3") {
 			t.Fatalf("reports at %v, first %+v: want one, of v3", got, first)
 		}
 	})
-	t.Run("events out of order and ahead of the points", func(t *testing.T) {
+	t.Run("events out of order, ahead of the points, on skewed clocks", func(t *testing.T) {
 		w := NewDeployWatch(DefaultDeployWatchOptions())
 		w.ObserveEvent(dwDeploy("checkout", "v3", dwT0.Add(40*m)))
 		w.ObserveEvent(dwDeploy("checkout", "v2", dwT0))
-		// A deploy of another service stamped two hours ahead (a skewed
-		// clock) must not end checkout's watch: graces age by the points.
+		// A deploy of another service stamped two hours ahead, and a
+		// point of another service stamped a year ahead, must not end
+		// checkout's watch: each service's graces age by its own points.
 		w.ObserveEvent(dwDeploy("cart", "v9", dwT0.Add(2*time.Hour)))
+		w.Observe(DeployPoint{Service: "billing", Name: dwErrs, Key: 99, T: dwT0.Add(365 * 24 * time.Hour), V: 3, Score: dwOut})
+		w.ObserveEvent(dwDeploy("cart", "v10", dwT0.Add(3*time.Hour)))
 		if !w.Watching("checkout", dwT0.Add(m)) || !w.Watching("checkout", dwT0.Add(41*m)) || w.Watching("checkout", dwT0.Add(20*m)) {
 			t.Fatal("graces lost or merged")
 		}
-		got, first := dwFeed(w, dwBoth(m, m+30*time.Second))
+		got, first := dwFeed(w, dwSeq(-5*m, 3*m, func(at time.Duration) bool { return at >= m }))
 		if len(got) != 1 || first.Labels.Get("deploy") != "ev-v2" {
 			t.Fatalf("reports at %v: want one, of v2", got)
 		}
 	})
 	t.Run("state stays bounded", func(t *testing.T) {
 		w := NewDeployWatch(DefaultDeployWatchOptions())
-		// A deploy every 10 minutes for a day, new pods each time, each
-		// pod's error series out once for a minute.
+		// A day with a deploy every 10 minutes, new pods each time, each
+		// pod's error series out once for a minute and gone.
 		var key telemetry.Fingerprint
 		for i := range 144 {
 			at := dwT0.Add(time.Duration(i) * 10 * m)
-			w.ObserveEvent(dwDeploy("checkout", "v"+string(rune('a'+i%26)), at))
+			w.ObserveEvent(dwDeploy("checkout", fmt.Sprintf("v%d", i), at))
 			key++
-			for j, ok := range []bool{true, true, true, false} {
+			for j := range 4 {
 				sc, v := dwOut, 3.0
-				if !ok {
+				if j == 3 {
 					sc, v = dwIn, 1
 				}
 				w.Observe(DeployPoint{Service: "checkout", Name: dwErrs, Key: key, T: at.Add(time.Duration(j+1) * 30 * time.Second), V: v, Score: sc})
 			}
 		}
-		if n := len(w.svcs["checkout"]); n > maxDeployWindows {
+		s := w.svcs["checkout"]
+		if n := len(s.wins); n > maxDeployWindows {
 			t.Errorf("%d graces kept, want at most %d", n, maxDeployWindows)
 		}
-		// Runs of series out within Lookback and Stale of the newest point.
-		if n := len(w.runs); n > 3 {
-			t.Errorf("%d runs kept after a day of pods, want only the recent ones", n)
+		// Series seen within about two Lookbacks of the newest point.
+		if n := len(s.sigs); n > 4 {
+			t.Errorf("%d series kept after a day of pods, want only the recent ones", n)
+		}
+		// With no deploy at all, a day of short-lived pods.
+		w = NewDeployWatch(DefaultDeployWatchOptions())
+		for i := range 1440 {
+			w.Observe(DeployPoint{Service: "cart", Name: dwErrs, Key: telemetry.Fingerprint(i), T: dwT0.Add(time.Duration(i) * m), V: 3, Score: dwOut})
+		}
+		if n := len(w.svcs["cart"].sigs); n > 31 {
+			t.Errorf("%d series kept without deploys, want those of the last half hour at most", n)
+		}
+		// Deploys of services that never send a point: the oldest go.
+		for i := range 3 * maxQuietDeployServices {
+			w.ObserveEvent(dwDeploy(fmt.Sprintf("svc-%d", i), "v1", dwT0.Add(time.Duration(i)*m)))
+		}
+		if n := len(w.svcs); n > maxQuietDeployServices+1 || !w.Watching(fmt.Sprintf("svc-%d", 3*maxQuietDeployServices-1), dwT0.Add(time.Duration(3*maxQuietDeployServices-1)*m)) {
+			t.Errorf("%d services kept, want the %d deployed last and cart", n, maxQuietDeployServices)
 		}
 	})
 	t.Run("a deploy without a service", func(t *testing.T) {
 		w := NewDeployWatch(DefaultDeployWatchOptions())
 		w.ObserveEvent(telemetry.Event{Kind: telemetry.EventDeploy, Time: dwT0})
-		if got, _ := dwFeed(w, dwBoth(m, 2*m)); len(got) != 0 || len(w.svcs) != 0 {
-			t.Fatalf("reports %v, services %v: want none", got, w.svcs)
+		if got, _ := dwFeed(w, dwBoth(m, 2*m, 3*m)); len(got) != 0 || w.Watching("", dwT0.Add(m)) {
+			t.Fatalf("reports %v: want none", got)
 		}
 	})
 }
@@ -239,6 +287,8 @@ func TestDeploySignal(t *testing.T) {
 		{"http_request_duration_seconds_sum", false},
 		{"http_request_duration_seconds_bucket", false},
 		{"up", false},
+		{"http_requests_in_flight", false},
+		{"http_request_size_bytes", false},
 		{"process_start_time_seconds", false},
 		{"process_resident_memory_bytes", false},
 		{"go_gc_duration_seconds", false},
@@ -297,9 +347,9 @@ func dwService(step time.Duration, from, deployAt, until time.Time, names []stri
 
 // TestDeployWatchWithSeriesDetectors runs the watch the way the metric
 // stage does, over real series detectors of a service's error rate and
-// latency with three days of history: a release that raises both pages
-// within two minutes, before either series' own report; a release that
-// moves latency 5% pages nowhere.
+// latency with three days of history: a release that raises both a minute
+// after the deploy pages a minute after that, before either series' own
+// report; a release that moves latency 5% pages nowhere.
 func TestDeployWatchWithSeriesDetectors(t *testing.T) {
 	run := func(errJump, latJump float64) (time.Duration, time.Duration) {
 		w, s, _ := dwService(30*time.Second, dwT0.Add(-3*24*time.Hour), dwT0, dwT0.Add(20*time.Minute), []string{dwErrs, dwLat},
@@ -317,8 +367,8 @@ func TestDeployWatchWithSeriesDetectors(t *testing.T) {
 	}
 	watchAt, seriesAt := run(0.8, 1)
 	t.Logf("broken release: the watch reports at +%v, a series alone at +%v", watchAt, seriesAt)
-	if watchAt < 0 || watchAt > 2*time.Minute {
-		t.Errorf("broken release reported by the watch at %v, want within 2m of the deploy", watchAt)
+	if watchAt < 0 || watchAt > 2*time.Minute+30*time.Second {
+		t.Errorf("broken release reported by the watch at %v, want within 2m30s of the deploy", watchAt)
 	}
 	if seriesAt >= 0 && seriesAt <= watchAt {
 		t.Errorf("a series alone reported at %v, before the watch at %v: the test no longer shows the watch's use", seriesAt, watchAt)

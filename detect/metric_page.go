@@ -106,7 +106,7 @@ func (d *SeriesDetector) persist(t time.Time, v float64, s *SeriesScore) {
 	size := (v - d.level) * (v - d.level)
 	d.epSize = max(d.epSize, size)
 	d.epStrong = d.epStrong || d.core.n >= int(1/mcLongAlpha) && d.strongSize(v)
-	if !returning && !t.Before(d.grace) {
+	if !returning && !d.inGrace(t) {
 		d.epAway = max(d.epAway, sur)
 		d.epSizeAway = max(d.epSizeAway, size)
 	}

@@ -138,10 +138,12 @@ type SeriesDetector struct {
 
 	first time.Time     // first point seen: the history's start
 	step  time.Duration // between the first two points
-	grace time.Time     // deploy grace ends
-	// graceLevel is the level a young series had when the current
-	// grace began (the fast forecast before its first point in the
-	// grace), graceOf that grace's end.
+	// graceFrom and grace bound the current deploy grace: from the
+	// first deploy's time to the last one's time plus DeployGrace.
+	graceFrom, grace time.Time
+	// graceLevel is the level a young series had when the grace began
+	// (the fast forecast before its first point at or after graceFrom),
+	// graceOf the graceFrom it was taken for.
 	graceLevel float64
 	graceOf    time.Time
 	// outSince is the start of the current run of points outside the
@@ -225,9 +227,31 @@ func (d *SeriesDetector) ObserveEvent(ev telemetry.Event) {
 	if d.opts.Service != "" && ev.Service != "" && ev.Service != d.opts.Service {
 		return
 	}
-	if end := ev.Time.Add(d.opts.DeployGrace); end.After(d.grace) {
-		d.grace = end
+	from, end := ev.Time, ev.Time.Add(d.opts.DeployGrace)
+	switch {
+	case d.grace.IsZero() || from.After(d.grace):
+		// A new grace. The band widens from the deploy's own time, not
+		// from when the event arrived: an event sent ahead of time must
+		// not widen the band around the points before it.
+		d.graceFrom, d.grace = from, end
+	case end.Before(d.graceFrom):
+		// An older deploy arriving late, whose grace ended before the
+		// current one began: the current one stands.
+	default:
+		// A deploy within the grace (a second rollout, a rollback)
+		// extends it; the level taken at its start is kept.
+		if from.Before(d.graceFrom) {
+			d.graceFrom = from
+		}
+		if end.After(d.grace) {
+			d.grace = end
+		}
 	}
+}
+
+// inGrace reports whether t lies within a deploy's grace.
+func (d *SeriesDetector) inGrace(t time.Time) bool {
+	return !t.Before(d.graceFrom) && t.Before(d.grace)
 }
 
 // Observe scores one point at evaluation time t. Points must come in time
@@ -292,9 +316,9 @@ func (d *SeriesDetector) Observe(t time.Time, v float64) SeriesScore {
 	if young {
 		d.level = d.mean
 	}
-	if t.Before(d.grace) {
-		if !d.graceOf.Equal(d.grace) {
-			d.graceOf, d.graceLevel = d.grace, fastBefore
+	if d.inGrace(t) {
+		if !d.graceOf.Equal(d.graceFrom) {
+			d.graceOf, d.graceLevel = d.graceFrom, fastBefore
 		}
 		if !ok && d.core.n >= int(1/mcLongAlpha) {
 			// Until the seasonal band is trusted, the grace is judged

@@ -125,7 +125,8 @@ func TestSeriesDetectorScenarios(t *testing.T) {
 // TestSeriesDetectorYoungDeploy deploys into a series on its first day,
 // before its seasonal band is trusted: an error rate of a few per minute
 // that a release raises thirtyfold and keeps there still pages within the
-// grace, judged against the long mean rather than the fast forecast that
+// grace, judged against the level it had when the grace began rather than
+// the fast forecast that
 // has caught up within a few points; a release that doubles it for four
 // minutes only widens the band.
 func TestSeriesDetectorYoungDeploy(t *testing.T) {
@@ -161,6 +162,45 @@ func TestSeriesDetectorYoungDeploy(t *testing.T) {
 				t.Fatalf("anomalies within the grace %+v, want found=%v", in, tt.want)
 			}
 		})
+	}
+}
+
+// TestSeriesDetectorGraceInterval: the grace runs from the deploy's own
+// time, whenever its event arrives; a deploy within it extends it, and an
+// older one that arrives late does not move it.
+func TestSeriesDetectorGraceInterval(t *testing.T) {
+	d := NewSeriesDetector(SeriesOptions{Service: "a", Threshold: 0.6, For: time.Minute, DeployGrace: 15 * time.Minute, DeployWiden: 3})
+	at := mtT0.Add(8 * time.Hour)
+	d.ObserveEvent(telemetry.Event{Kind: telemetry.EventDeploy, Service: "a", Time: at})
+	for _, tt := range []struct {
+		t    time.Time
+		want bool
+	}{{at.Add(-time.Minute), false}, {at, true}, {at.Add(14 * time.Minute), true}, {at.Add(15 * time.Minute), false}} {
+		if got := d.inGrace(tt.t); got != tt.want {
+			t.Errorf("inGrace(deploy%+v) = %v, want %v", tt.t.Sub(at), got, tt.want)
+		}
+	}
+	d.ObserveEvent(telemetry.Event{Kind: telemetry.EventDeploy, Service: "a", Time: at.Add(10 * time.Minute)})
+	if !d.graceFrom.Equal(at) || !d.grace.Equal(at.Add(25*time.Minute)) {
+		t.Errorf("after a second deploy the grace is %v–%v, want it from the first deploy to the second's end", d.graceFrom, d.grace)
+	}
+	d.ObserveEvent(telemetry.Event{Kind: telemetry.EventDeploy, Service: "a", Time: at.Add(-2 * time.Hour)})
+	if !d.graceFrom.Equal(at) {
+		t.Errorf("an older deploy arriving late moved the grace to %v", d.graceFrom)
+	}
+	// Points before the deploy, delivered after its event, are judged
+	// against the usual band.
+	o := DefaultSeriesOptions()
+	o.Service = "a"
+	early := NewSeriesDetector(o)
+	early.ObserveEvent(telemetry.Event{Kind: telemetry.EventDeploy, Service: "a", Time: mtT0.Add(3*24*time.Hour + 600*time.Minute)})
+	plain := NewSeriesDetector(o)
+	mtRun(plain, 3, nil)
+	mtRun(early, 3, nil)
+	last := early.Observe(mtT0.Add(3*24*time.Hour), 0.5)
+	ref := plain.Observe(mtT0.Add(3*24*time.Hour), 0.5)
+	if last.Upper-last.Lower != ref.Upper-ref.Lower {
+		t.Errorf("a deploy ten hours ahead widened the band before it: %v against %v", last.Upper-last.Lower, ref.Upper-ref.Lower)
 	}
 }
 
