@@ -317,7 +317,8 @@ func (d *SeriesDetector) Observe(t time.Time, v float64) SeriesScore {
 		d.level = d.mean
 	}
 	if d.inGrace(t) {
-		if !d.graceOf.Equal(d.graceFrom) {
+		if !d.graceOf.Equal(d.graceFrom) && d.core.n > 1 {
+			// (fastBefore is a forecast only once a point came before.)
 			d.graceOf, d.graceLevel = d.graceFrom, fastBefore
 		}
 		if !ok && d.core.n >= int(1/mcLongAlpha) {
