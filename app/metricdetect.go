@@ -363,7 +363,7 @@ func (s *metricDetectStage) seriesFor(smp *telemetry.Sample) (*metricSeries, str
 	}
 	ser := newMetricSeries(smp.Labels, fp, name, s.cfg, s.log)
 	ser.signal = ser.service != "" && s.isSignal(name, smp.Labels)
-	ser.upOnly = detect.DeployUpOnly(name)
+	ser.upOnly = detect.DeployUpOnlySeries(name, smp.Labels)
 	s.applyDeploys(ser)
 	ser.elem = s.lru.PushBack(ser)
 	s.series[fp] = ser

@@ -154,6 +154,29 @@ func DeployUpOnly(name string) bool {
 	return false
 }
 
+// DeployUpOnlySeries is DeployUpOnly for one series: also a count of
+// client or server errors by its label (code, status, status_code,
+// response_code or http_status_code 4xx or 5xx; grpc_code other than OK),
+// such as http_requests_total{code="500"}.
+func DeployUpOnlySeries(name string, ls telemetry.Labels) bool {
+	if DeployUpOnly(name) {
+		return true
+	}
+	for _, l := range ls {
+		switch l.Name {
+		case "code", "status", "status_code", "response_code", "http_status_code", "http_response_status_code":
+			if len(l.Value) == 3 && (l.Value[0] == '4' || l.Value[0] == '5') {
+				return true
+			}
+		case "grpc_code", "rpc_grpc_status_code":
+			if l.Value != "OK" && l.Value != "0" && l.Value != "" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // DeployPoint is one scored point of a watched series.
 type DeployPoint struct {
 	// Service owns the series and Name is its metric name: runs of
@@ -192,8 +215,17 @@ type deployWindow struct {
 // the band, whether it was already out when the latest deploy it has seen
 // began, and its current run of out points.
 type deploySeries struct {
-	lastT   time.Time
-	share   float64
+	lastT time.Time
+	share float64
+	// recent holds the share after each of the last len(recent.t)
+	// points, so that a deploy event arriving minutes after its own
+	// time is judged by the share the series had at that time, not by
+	// the release's own first points.
+	recent struct {
+		t    [16]int64 // unix milliseconds
+		v    [16]float64
+		next int
+	}
 	seenWin *deployWindow // the latest grace this series has had a point in
 	tainted bool          // it was out for a good share of the time before seenWin's deploy
 
@@ -253,7 +285,7 @@ func (w *DeployWatch) ObserveEvent(ev telemetry.Event) {
 	// end every other watch.)
 	quiet, oldest := 0, ""
 	for name, o := range w.svcs {
-		if !o.now.IsZero() {
+		if !o.now.IsZero() || len(o.wins) == 0 {
 			continue
 		}
 		quiet++
@@ -360,12 +392,15 @@ func (w *DeployWatch) Observe(p DeployPoint) *Anomaly {
 	if outBand {
 		se.share += 1 - keep
 	}
-	se.lastT = p.T
 	win := s.window(p.T)
 	if win != nil && se.seenWin != win {
-		// The series' first point in this grace: was it already out?
-		se.seenWin, se.tainted = win, before >= w.opts.TaintShare
+		// The series' first point in this grace (or since its event
+		// came): was it already out at the deploy?
+		se.seenWin, se.tainted = win, w.shareAt(se, win.deploy.Time, before) >= w.opts.TaintShare
 	}
+	se.lastT = p.T
+	se.recent.t[se.recent.next], se.recent.v[se.recent.next] = p.T.UnixMilli(), se.share
+	se.recent.next = (se.recent.next + 1) % len(se.recent.t)
 	// A run begins at an anomalous point outside the band and lasts while
 	// the series stays outside it: the widened band is the judge, since
 	// the core's likelihood fades as its fast views adapt to a new level.
@@ -428,6 +463,34 @@ func (w *DeployWatch) Observe(p DeployPoint) *Anomaly {
 	}
 	win.reported = true
 	return deployReport(p, win, best)
+}
+
+// shareAt is a series' share of time out of its band just before t:
+// after its newest recent point before t, decayed to t. When no kept point
+// is that old, the oldest kept one stands in; when none was kept at all,
+// now is the share before the current point.
+func (w *DeployWatch) shareAt(se *deploySeries, t time.Time, now float64) float64 {
+	u := t.UnixMilli()
+	best, oldest := -1, -1
+	for i, ti := range se.recent.t {
+		if ti == 0 {
+			continue
+		}
+		if ti < u && (best < 0 || ti > se.recent.t[best]) {
+			best = i
+		}
+		if oldest < 0 || ti < se.recent.t[oldest] {
+			oldest = i
+		}
+	}
+	switch {
+	case best >= 0:
+		dt := time.Duration(u-se.recent.t[best]) * time.Millisecond
+		return se.recent.v[best] * math.Exp(-float64(dt)/float64(w.opts.ShareWindow))
+	case oldest >= 0:
+		return se.recent.v[oldest]
+	}
+	return now
 }
 
 // deployReport builds the anomaly of a deploy regression.

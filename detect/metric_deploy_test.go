@@ -417,3 +417,64 @@ func TestDeployWatchYoungService(t *testing.T) {
 		}
 	}
 }
+
+// TestDeployWatchLateEvent sends the deploy event minutes after its own
+// time (stamped at the rollout's start, sent when the pipeline finished):
+// the release's own first out points must not count as "out before the
+// deploy".
+func TestDeployWatchLateEvent(t *testing.T) {
+	for _, late := range []time.Duration{0, time.Minute, 3 * time.Minute, 5 * time.Minute} {
+		w := NewDeployWatch(DefaultDeployWatchOptions())
+		var got []time.Duration
+		sent := false
+		for _, p := range dwSeq(-20*time.Minute, 8*time.Minute, func(at time.Duration) bool { return at >= 30*time.Second }) {
+			if !sent && p.at >= late {
+				w.ObserveEvent(dwDeploy("checkout", "v2", dwT0))
+				sent = true
+			}
+			if a := w.Observe(DeployPoint{Service: p.svc, Name: p.metric, Key: p.key, T: dwT0.Add(p.at), V: p.v, Score: p.sc}); a != nil {
+				got = append(got, p.at)
+			}
+		}
+		if len(got) != 1 {
+			t.Errorf("event %v late: reports at %v, want one", late, got)
+		}
+	}
+}
+
+func TestDeployUpOnlySeries(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		ls   []string
+		want bool
+	}{
+		{"http_requests_total", []string{"code", "500"}, true},
+		{"http_requests_total", []string{"code", "404"}, true},
+		{"http_requests_total", []string{"code", "200"}, false},
+		{"http_requests_total", []string{"status", "503"}, true},
+		{"grpc_server_handled_total", []string{"grpc_code", "Internal"}, true},
+		{"grpc_server_handled_total", []string{"grpc_code", "OK"}, false},
+		{"http_request_duration_seconds", []string{"quantile", "0.99"}, true},
+		{"checkout_errors_total", nil, true},
+		{"orders_total", []string{"code", "5xx-ish"}, false},
+	} {
+		if got := DeployUpOnlySeries(tt.name, telemetry.LabelsFromStrings(tt.ls...)); got != tt.want {
+			t.Errorf("DeployUpOnlySeries(%s%v) = %v, want %v", tt.name, tt.ls, got, tt.want)
+		}
+	}
+}
+
+// TestDeployWatchOddInput: a point at the zero time, NaN values and a
+// deploy event afterwards neither panic nor report.
+func TestDeployWatchOddInput(t *testing.T) {
+	w := NewDeployWatch(DefaultDeployWatchOptions())
+	w.Observe(DeployPoint{Service: "a", Name: dwErrs, Key: 1, V: 3, Score: dwOut})
+	w.Observe(DeployPoint{Service: "a", Name: dwErrs, Key: 1, T: dwT0, V: math.NaN(), Score: dwOut})
+	w.ObserveEvent(dwDeploy("b", "v1", dwT0))
+	w.ObserveEvent(dwDeploy("a", "v1", dwT0))
+	for i := range 5 {
+		if a := w.Observe(DeployPoint{Service: "a", Name: dwErrs, Key: 1, T: dwT0.Add(time.Duration(i) * time.Minute), V: math.NaN(), Score: dwOut}); a != nil {
+			t.Fatalf("NaN values reported: %+v", a)
+		}
+	}
+}

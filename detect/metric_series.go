@@ -146,6 +146,15 @@ type SeriesDetector struct {
 	// graceOf the graceFrom it was taken for.
 	graceLevel float64
 	graceOf    time.Time
+	// recent holds the fast forecast after each of the last
+	// len(recent.v) points, so that a deploy event arriving minutes
+	// after its own time still finds the level the series had then.
+	recent struct {
+		t    [16]int64 // unix seconds
+		v    [16]float64
+		next int
+	}
+	lastU int64 // the newest point, unix seconds
 	// outSince is the start of the current run of points outside the
 	// trusted band (zero when the latest point was inside it).
 	outSince time.Time
@@ -234,6 +243,11 @@ func (d *SeriesDetector) ObserveEvent(ev telemetry.Event) {
 		// from when the event arrived: an event sent ahead of time must
 		// not widen the band around the points before it.
 		d.graceFrom, d.grace = from, end
+	case end.Before(d.graceFrom) && d.graceFrom.Unix() > d.lastU && from.Unix() <= d.lastU:
+		// The current grace has not begun (an event stamped ahead of
+		// the points, perhaps on a skewed clock) and this deploy's has:
+		// the points at hand belong to this one.
+		d.graceFrom, d.grace = from, end
 	case end.Before(d.graceFrom):
 		// An older deploy arriving late, whose grace ended before the
 		// current one began: the current one stands.
@@ -252,6 +266,25 @@ func (d *SeriesDetector) ObserveEvent(ev telemetry.Event) {
 // inGrace reports whether t lies within a deploy's grace.
 func (d *SeriesDetector) inGrace(t time.Time) bool {
 	return !t.Before(d.graceFrom) && t.Before(d.grace)
+}
+
+// levelAt is the fast forecast as it stood just before t: after the
+// newest recent point before t, or, when the recent points do not reach
+// back that far (an event that arrived long after its time), the long
+// mean, which moves too slowly for a release to have shifted it much.
+func (d *SeriesDetector) levelAt(t time.Time) float64 {
+	u := t.Unix()
+	best, found := int64(math.MinInt64), false
+	var v float64
+	for i, ti := range d.recent.t {
+		if ti != 0 && ti < u && ti > best {
+			best, v, found = ti, d.recent.v[i], true
+		}
+	}
+	if !found {
+		return d.core.long
+	}
+	return v
 }
 
 // Observe scores one point at evaluation time t. Points must come in time
@@ -286,7 +319,6 @@ func (d *SeriesDetector) Observe(t time.Time, v float64) SeriesScore {
 	}
 	u := t.Unix()
 	exp, lo, hi, ok := d.band.estimate(u)
-	fastBefore := d.core.fast
 	score := combinedScore(d.core.observe(v), d.rng.observe(v))
 	d.rawScore = d.core.last.score
 	d.band.add(u, v)
@@ -317,9 +349,8 @@ func (d *SeriesDetector) Observe(t time.Time, v float64) SeriesScore {
 		d.level = d.mean
 	}
 	if d.inGrace(t) {
-		if !d.graceOf.Equal(d.graceFrom) && d.core.n > 1 {
-			// (fastBefore is a forecast only once a point came before.)
-			d.graceOf, d.graceLevel = d.graceFrom, fastBefore
+		if !d.graceOf.Equal(d.graceFrom) {
+			d.graceOf, d.graceLevel = d.graceFrom, d.levelAt(d.graceFrom)
 		}
 		if !ok && d.core.n >= int(1/mcLongAlpha) {
 			// Until the seasonal band is trusted, the grace is judged
@@ -356,6 +387,9 @@ func (d *SeriesDetector) Observe(t time.Time, v float64) SeriesScore {
 		lo, hi = exp-half, exp+half
 	}
 	s.Expected, s.Lower, s.Upper = exp, lo, hi
+	d.recent.t[d.recent.next], d.recent.v[d.recent.next] = u, d.core.fast
+	d.recent.next = (d.recent.next + 1) % len(d.recent.t)
+	d.lastU = u
 	if ok && (v < lo || v > hi) {
 		if d.outSince.IsZero() {
 			d.outSince = t

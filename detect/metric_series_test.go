@@ -126,19 +126,25 @@ func TestSeriesDetectorScenarios(t *testing.T) {
 // before its seasonal band is trusted: an error rate of a few per minute
 // that a release raises thirtyfold and keeps there still pages within the
 // grace, judged against the level it had when the grace began rather than
-// the fast forecast that
-// has caught up within a few points; a release that doubles it for four
-// minutes only widens the band.
+// the fast forecast that has caught up within a few points; a release that
+// doubles it for four minutes only widens the band. When the event comes
+// three minutes late, after the release's first points, the points after
+// it are still judged against the level before the deploy: out of the
+// widened band, which is what DeployWatch reads. (The series' own page
+// then waits: the core spent its surprise on the first, ungraced points.)
 func TestSeriesDetectorYoungDeploy(t *testing.T) {
 	const step = 30 * time.Second
 	tests := []struct {
-		name   string
-		factor float64
-		lasts  time.Duration
-		want   bool
+		name    string
+		factor  float64
+		lasts   time.Duration
+		late    time.Duration // the event arrives this long after its time
+		want    bool          // a page within the grace
+		wantOut int           // at least this many points out of the widened band after the event
 	}{
-		{"broken release pages", 30, time.Hour, true},
-		{"short wobble widens", 2, 4 * time.Minute, false},
+		{"broken release pages", 30, time.Hour, 0, true, 20},
+		{"broken release, event late", 30, time.Hour, 3 * time.Minute, false, 20},
+		{"short wobble widens", 2, 4 * time.Minute, 0, false, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -146,20 +152,31 @@ func TestSeriesDetectorYoungDeploy(t *testing.T) {
 			o.Service = "checkout"
 			d := NewSeriesDetector(o)
 			deployAt := mtT0.Add(14 * time.Hour)
-			d.ObserveEvent(telemetry.Event{Kind: telemetry.EventDeploy, Service: "checkout", Time: deployAt})
 			rng := rand.New(rand.NewPCG(5, 6))
 			var in []Anomaly
+			sent, out := false, 0
 			for ts := mtT0; ts.Before(deployAt.Add(o.DeployGrace)); ts = ts.Add(step) {
+				if !sent && !ts.Before(deployAt.Add(tt.late)) {
+					d.ObserveEvent(telemetry.Event{Kind: telemetry.EventDeploy, Service: "checkout", Time: deployAt})
+					sent = true
+				}
 				v := float64(rng.IntN(5)) / 60 // errors per second over a minute
 				if on := ts.Sub(deployAt) - time.Minute; on >= 0 && on < tt.lasts {
 					v = tt.factor * (v + 1.0/60)
 				}
-				if sc := d.Observe(ts, v); sc.Anomaly != nil && !ts.Before(deployAt) {
+				sc := d.Observe(ts, v)
+				if sc.Anomaly != nil && !ts.Before(deployAt) {
 					in = append(in, *sc.Anomaly)
 				}
+				if sent && sc.Anomalous && (v < sc.Lower || v > sc.Upper) {
+					out++
+				}
 			}
-			if (len(in) > 0) != tt.want {
+			if tt.want && len(in) == 0 || !tt.want && tt.late == 0 && len(in) > 0 {
 				t.Fatalf("anomalies within the grace %+v, want found=%v", in, tt.want)
+			}
+			if out < tt.wantOut || tt.wantOut == 0 && out > 2 {
+				t.Errorf("%d points out of the widened band after the event, want at least %d (at most 2 for a wobble)", out, tt.wantOut)
 			}
 		})
 	}
@@ -187,6 +204,13 @@ func TestSeriesDetectorGraceInterval(t *testing.T) {
 	d.ObserveEvent(telemetry.Event{Kind: telemetry.EventDeploy, Service: "a", Time: at.Add(-2 * time.Hour)})
 	if !d.graceFrom.Equal(at) {
 		t.Errorf("an older deploy arriving late moved the grace to %v", d.graceFrom)
+	}
+	// But once points have come up to a deploy whose grace a copy
+	// stamped ahead had pre-empted, the deploy at hand takes over.
+	d.Observe(at.Add(-time.Hour), 1)
+	d.ObserveEvent(telemetry.Event{Kind: telemetry.EventDeploy, Service: "a", Time: at.Add(-70 * time.Minute)})
+	if !d.graceFrom.Equal(at.Add(-70 * time.Minute)) {
+		t.Errorf("a deploy before the newest point left the grace at %v (a copy stamped ahead kept it)", d.graceFrom)
 	}
 	// Points before the deploy, delivered after its event, are judged
 	// against the usual band.
