@@ -124,7 +124,10 @@ type metricSeries struct {
 	counter bool   // observed as a per-second rate
 	sure    bool   // the name says counter or gauge for certain
 	signal  bool   // a request signal, compared by the deploy watch
-	upOnly  bool   // only its rise counts there (detect.DeployUpOnly)
+	upOnly  bool   // only its rise counts there (detect.DeployUpOnlySeries)
+	// signalName is the name the deploy watch counts it under
+	// (detect.DeploySignalName).
+	signalName string
 	display string // the series as its detector's explanations name it
 	unit    string
 	det     *detect.SeriesDetector
@@ -303,7 +306,7 @@ func (s *metricDetectStage) handleSamples(ctx context.Context, _ string, batch [
 			s.remember(a)
 		}
 		if s.watch != nil && ser.signal {
-			if a := s.watch.Observe(detect.DeployPoint{Service: ser.service, Name: ser.name, Series: ser.display, Unit: ser.unit,
+			if a := s.watch.Observe(detect.DeployPoint{Service: ser.service, Name: ser.signalName, Series: ser.display, Unit: ser.unit,
 				Key: ser.fp, UpOnly: ser.upOnly, T: smp.Time(), V: v, Score: sc}); a != nil {
 				found = append(found, *a)
 				s.remember(*a)
@@ -364,6 +367,7 @@ func (s *metricDetectStage) seriesFor(smp *telemetry.Sample) (*metricSeries, str
 	ser := newMetricSeries(smp.Labels, fp, name, s.cfg, s.log)
 	ser.signal = ser.service != "" && s.isSignal(name, smp.Labels)
 	ser.upOnly = detect.DeployUpOnlySeries(name, smp.Labels)
+	ser.signalName = detect.DeploySignalName(name, smp.Labels)
 	s.applyDeploys(ser)
 	ser.elem = s.lru.PushBack(ser)
 	s.series[fp] = ser

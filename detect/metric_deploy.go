@@ -177,10 +177,24 @@ func DeployUpOnlySeries(name string, ls telemetry.Labels) bool {
 	return false
 }
 
+// DeploySignalName is the name under which a DeployWatch counts a
+// series: its metric name, but the error series of a counter labelled by
+// status (DeployUpOnlySeries by its label) count apart from its other
+// series, so that a service instrumented with one request counter and a
+// histogram (whose buckets, sum and count are not compared) still has two
+// signals: errors up and successes down.
+func DeploySignalName(name string, ls telemetry.Labels) string {
+	if !DeployUpOnly(name) && DeployUpOnlySeries(name, ls) {
+		return name + ":errors"
+	}
+	return name
+}
+
 // DeployPoint is one scored point of a watched series.
 type DeployPoint struct {
-	// Service owns the series and Name is its metric name: runs of
-	// series with the same name count as one metric.
+	// Service owns the series and Name is its metric name (see
+	// DeploySignalName): runs of series with the same name count as one
+	// metric.
 	Service, Name string
 	// Series names the series in explanations (e.g.
 	// `rate(http_requests_total{code="500"})`) and Unit follows its

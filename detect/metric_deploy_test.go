@@ -464,6 +464,35 @@ func TestDeployUpOnlySeries(t *testing.T) {
 	}
 }
 
+// TestDeploySignalName: a service counted by one request counter with a
+// status label has two signals, its errors and the rest.
+func TestDeploySignalName(t *testing.T) {
+	errs := DeploySignalName("http_requests_total", telemetry.LabelsFromStrings("code", "500"))
+	ok := DeploySignalName("http_requests_total", telemetry.LabelsFromStrings("code", "200"))
+	if errs == ok || ok != "http_requests_total" {
+		t.Fatalf("5xx and 2xx named %q and %q: want two signals, the 2xx under the metric's name", errs, ok)
+	}
+	if n := DeploySignalName("checkout_errors_total", telemetry.LabelsFromStrings("code", "500")); n != "checkout_errors_total" {
+		t.Errorf("an error metric by name is one signal, named %q", n)
+	}
+	w := NewDeployWatch(DefaultDeployWatchOptions())
+	w.ObserveEvent(dwDeploy("checkout", "v2", dwT0))
+	var got []time.Duration
+	for i := range 6 {
+		at := time.Duration(i) * 30 * time.Second
+		up := DeployPoint{Service: "checkout", Name: errs, Key: 1, UpOnly: true, T: dwT0.Add(at), V: 3, Score: dwOut}
+		down := DeployPoint{Service: "checkout", Name: ok, Key: 2, T: dwT0.Add(at), V: 0.1, Score: dwOut}
+		for _, p := range []DeployPoint{up, down} {
+			if w.Observe(p) != nil {
+				got = append(got, at)
+			}
+		}
+	}
+	if len(got) != 1 {
+		t.Fatalf("errors up and successes down of one counter: reports at %v, want one", got)
+	}
+}
+
 // TestDeployWatchOddInput: a point at the zero time, NaN values and a
 // deploy event afterwards neither panic nor report.
 func TestDeployWatchOddInput(t *testing.T) {
