@@ -400,29 +400,37 @@ func FuzzParseSeriesSelector(f *testing.F) {
 	})
 }
 
+// BenchmarkMetricDetectSamples feeds batches of 1,000 latency series of
+// one service: with the deploy watch (every series a request signal) and
+// without it (deploy_metrics 0).
 func BenchmarkMetricDetectSamples(b *testing.B) {
-	c := mdConfig()
-	s, err := newMetricDetectStage(metricDetectDeps{Config: c})
-	if err != nil {
-		b.Fatal(err)
+	for _, deployMetrics := range []int{2, 0} {
+		b.Run("deploy_metrics="+strconv.Itoa(deployMetrics), func(b *testing.B) {
+			c := mdConfig()
+			c.DeployMetrics = deployMetrics
+			s, err := newMetricDetectStage(metricDetectDeps{Config: c})
+			if err != nil {
+				b.Fatal(err)
+			}
+			const nSeries = 1000
+			lss := make([]telemetry.Labels, nSeries)
+			for i := range lss {
+				lss[i] = mdLatency.With("instance", "pod-"+strconv.Itoa(i))
+			}
+			batch := make([]telemetry.Sample, nSeries)
+			rng := rand.New(rand.NewPCG(1, 2))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for n := 0; n < b.N; n++ {
+				ts := mdT0.Add(time.Duration(n) * time.Minute)
+				for i := range batch {
+					batch[i] = telemetry.Sample{Labels: lss[i], T: ts.UnixMilli(), V: mdSeasonal(rng, ts)}
+				}
+				_ = s.handleSamples(context.Background(), "", batch)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*nSeries), "ns/sample")
+		})
 	}
-	const nSeries = 1000
-	lss := make([]telemetry.Labels, nSeries)
-	for i := range lss {
-		lss[i] = mdLatency.With("instance", "pod-"+strconv.Itoa(i))
-	}
-	batch := make([]telemetry.Sample, nSeries)
-	rng := rand.New(rand.NewPCG(1, 2))
-	b.ReportAllocs()
-	b.ResetTimer()
-	for n := 0; n < b.N; n++ {
-		ts := mdT0.Add(time.Duration(n) * time.Minute)
-		for i := range batch {
-			batch[i] = telemetry.Sample{Labels: lss[i], T: ts.UnixMilli(), V: mdSeasonal(rng, ts)}
-		}
-		_ = s.handleSamples(context.Background(), "", batch)
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*nSeries), "ns/sample")
 }
 
 // TestMetricDetectDeployRegression releases a build that triples

@@ -399,7 +399,7 @@ func (w *DeployWatch) Observe(p DeployPoint) *Anomaly {
 	if se.lastT.IsZero() || dt < 0 {
 		dt = 0
 	}
-	keep := math.Exp(-float64(dt) / float64(w.opts.ShareWindow))
+	keep := decay(float64(dt) / float64(w.opts.ShareWindow))
 	before := se.share * keep
 	outBand := !math.IsNaN(p.V) && (p.V > p.Score.Upper || !p.UpOnly && p.V < p.Score.Lower)
 	se.share = before
@@ -500,11 +500,20 @@ func (w *DeployWatch) shareAt(se *deploySeries, t time.Time, now float64) float6
 	switch {
 	case best >= 0:
 		dt := time.Duration(u-se.recent.t[best]) * time.Millisecond
-		return se.recent.v[best] * math.Exp(-float64(dt)/float64(w.opts.ShareWindow))
+		return se.recent.v[best] * decay(float64(dt)/float64(w.opts.ShareWindow))
 	case oldest >= 0:
 		return se.recent.v[oldest]
 	}
 	return now
+}
+
+// decay is exp(-x), cheaply for the small x of one scrape against the
+// share's time constant (within 0.1% up to x = 0.3).
+func decay(x float64) float64 {
+	if x < 0.3 {
+		return 1 / (1 + x + x*x/2 + x*x*x/6)
+	}
+	return math.Exp(-x)
 }
 
 // deployReport builds the anomaly of a deploy regression.
