@@ -128,10 +128,10 @@ type metricSeries struct {
 	// signalName is the name the deploy watch counts it under
 	// (detect.DeploySignalName).
 	signalName string
-	display string // the series as its detector's explanations name it
-	unit    string
-	det     *detect.SeriesDetector
-	elem    *list.Element
+	display    string // the series as its detector's explanations name it
+	unit       string
+	det        *detect.SeriesDetector
+	elem       *list.Element
 
 	lastT int64   // newest sample time (ms); points at or before it are dropped
 	lastV float64 // newest raw value, for counter rates
