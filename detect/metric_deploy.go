@@ -231,15 +231,11 @@ type deployWindow struct {
 type deploySeries struct {
 	lastT time.Time
 	share float64
-	// recent holds the share after each of the last len(recent.t)
-	// points, so that a deploy event arriving minutes after its own
-	// time is judged by the share the series had at that time, not by
-	// the release's own first points.
-	recent struct {
-		t    [16]int64 // unix milliseconds
-		v    [16]float64
-		next int
-	}
+	// recent holds the share about every minute for the last quarter
+	// hour, so that a deploy event arriving minutes after its own time
+	// is judged by the share the series had at that time, not by the
+	// release's own first points.
+	recent  recentRing
 	seenWin *deployWindow // the latest grace this series has had a point in
 	tainted bool          // it was out for a good share of the time before seenWin's deploy
 
@@ -413,8 +409,7 @@ func (w *DeployWatch) Observe(p DeployPoint) *Anomaly {
 		se.seenWin, se.tainted = win, w.shareAt(se, win.deploy.Time, before) >= w.opts.TaintShare
 	}
 	se.lastT = p.T
-	se.recent.t[se.recent.next], se.recent.v[se.recent.next] = p.T.UnixMilli(), se.share
-	se.recent.next = (se.recent.next + 1) % len(se.recent.t)
+	se.recent.add(p.T.UnixMilli(), se.share)
 	// A run begins at an anomalous point outside the band and lasts while
 	// the series stays outside it: the widened band is the judge, since
 	// the core's likelihood fades as its fast views adapt to a new level.
@@ -479,32 +474,67 @@ func (w *DeployWatch) Observe(p DeployPoint) *Anomaly {
 	return deployReport(p, win, best)
 }
 
-// shareAt is a series' share of time out of its band just before t:
-// after its newest recent point before t, decayed to t. When no kept point
-// is that old, the oldest kept one stands in; when none was kept at all,
-// now is the share before the current point.
+// shareAt is a series' share of time out of its band just before t: as
+// it stood at the newest kept point before t, decayed to t. When no kept
+// point is that old (the event came more than a quarter hour late), the
+// oldest kept one stands in with the points since t taken out as if they
+// had all been out; when none was kept at all, now (the share before the
+// current point) does.
 func (w *DeployWatch) shareAt(se *deploySeries, t time.Time, now float64) float64 {
 	u := t.UnixMilli()
-	best, oldest := -1, -1
-	for i, ti := range se.recent.t {
-		if ti == 0 {
-			continue
-		}
-		if ti < u && (best < 0 || ti > se.recent.t[best]) {
-			best = i
-		}
-		if oldest < 0 || ti < se.recent.t[oldest] {
-			oldest = i
-		}
+	if v, at, ok := se.recent.before(u); ok {
+		return v * decay(float64(time.Duration(u-at)*time.Millisecond)/float64(w.opts.ShareWindow))
 	}
-	switch {
-	case best >= 0:
-		dt := time.Duration(u-se.recent.t[best]) * time.Millisecond
-		return se.recent.v[best] * decay(float64(dt)/float64(w.opts.ShareWindow))
-	case oldest >= 0:
-		return se.recent.v[oldest]
+	if v, at, ok := se.recent.oldest(); ok {
+		keep := decay(float64(time.Duration(at-u)*time.Millisecond) / float64(w.opts.ShareWindow))
+		return max(0, (v-(1-keep))/keep)
 	}
 	return now
+}
+
+// recentRing keeps a value about every recentSpacing over the last
+// len(t) spacings: the value and time of the latest point in each.
+type recentRing struct {
+	t    [16]int64 // unix milliseconds of the slot's latest point; 0: empty
+	v    [16]float64
+	cur  int
+	from int64 // when the current slot began
+}
+
+// recentSpacing is the spacing of recentRing's slots: 16 of them cover a
+// quarter hour whatever the scrape interval.
+const recentSpacing = time.Minute
+
+// add records v at ms (unix milliseconds, in order).
+func (r *recentRing) add(ms int64, v float64) {
+	switch {
+	case r.from == 0:
+		r.from = ms
+	case ms-r.from >= recentSpacing.Milliseconds():
+		r.cur = (r.cur + 1) % len(r.t)
+		r.from = ms
+	}
+	r.t[r.cur], r.v[r.cur] = ms, v
+}
+
+// before returns the value of the newest kept point before ms.
+func (r *recentRing) before(ms int64) (v float64, at int64, ok bool) {
+	for i, ti := range r.t {
+		if ti != 0 && ti < ms && (!ok || ti > at) {
+			v, at, ok = r.v[i], ti, true
+		}
+	}
+	return v, at, ok
+}
+
+// oldest returns the value of the oldest kept point.
+func (r *recentRing) oldest() (v float64, at int64, ok bool) {
+	for i, ti := range r.t {
+		if ti != 0 && (!ok || ti < at) {
+			v, at, ok = r.v[i], ti, true
+		}
+	}
+	return v, at, ok
 }
 
 // decay is exp(-x), cheaply for the small x of one scrape against the

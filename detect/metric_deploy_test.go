@@ -69,8 +69,13 @@ func dwFeed(w *DeployWatch, ps []dwPoint) ([]time.Duration, *Anomaly) {
 // dwSeq is errors and latency every 30s from from to to (exclusive), out
 // where out says so and in their band elsewhere.
 func dwSeq(from, to time.Duration, out func(at time.Duration) bool) []dwPoint {
+	return dwSeqStep(from, to, 30*time.Second, out)
+}
+
+// dwSeqStep is dwSeq at another step.
+func dwSeqStep(from, to, step time.Duration, out func(at time.Duration) bool) []dwPoint {
 	var ps []dwPoint
-	for at := from; at < to; at += 30 * time.Second {
+	for at := from; at < to; at += step {
 		if out(at) {
 			ps = append(ps, dwOutAt(at, dwErrs, 1), dwOutAt(at, dwLat, 2))
 		} else {
@@ -423,21 +428,23 @@ func TestDeployWatchYoungService(t *testing.T) {
 // the release's own first out points must not count as "out before the
 // deploy".
 func TestDeployWatchLateEvent(t *testing.T) {
-	for _, late := range []time.Duration{0, time.Minute, 3 * time.Minute, 5 * time.Minute} {
-		w := NewDeployWatch(DefaultDeployWatchOptions())
-		var got []time.Duration
-		sent := false
-		for _, p := range dwSeq(-20*time.Minute, 8*time.Minute, func(at time.Duration) bool { return at >= 30*time.Second }) {
-			if !sent && p.at >= late {
-				w.ObserveEvent(dwDeploy("checkout", "v2", dwT0))
-				sent = true
+	for _, step := range []time.Duration{10 * time.Second, 15 * time.Second, 30 * time.Second} {
+		for _, late := range []time.Duration{0, time.Minute, 3 * time.Minute, 5 * time.Minute, 10 * time.Minute} {
+			w := NewDeployWatch(DefaultDeployWatchOptions())
+			var got []time.Duration
+			sent := false
+			for _, p := range dwSeqStep(-20*time.Minute, 14*time.Minute, step, func(at time.Duration) bool { return at >= 30*time.Second }) {
+				if !sent && p.at >= late {
+					w.ObserveEvent(dwDeploy("checkout", "v2", dwT0))
+					sent = true
+				}
+				if a := w.Observe(DeployPoint{Service: p.svc, Name: p.metric, Key: p.key, T: dwT0.Add(p.at), V: p.v, Score: p.sc}); a != nil {
+					got = append(got, p.at)
+				}
 			}
-			if a := w.Observe(DeployPoint{Service: p.svc, Name: p.metric, Key: p.key, T: dwT0.Add(p.at), V: p.v, Score: p.sc}); a != nil {
-				got = append(got, p.at)
+			if len(got) != 1 {
+				t.Errorf("step %v, event %v late: reports at %v, want one", step, late, got)
 			}
-		}
-		if len(got) != 1 {
-			t.Errorf("event %v late: reports at %v, want one", late, got)
 		}
 	}
 }

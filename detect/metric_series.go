@@ -146,15 +146,11 @@ type SeriesDetector struct {
 	// graceOf the graceFrom it was taken for.
 	graceLevel float64
 	graceOf    time.Time
-	// recent holds the fast forecast after each of the last
-	// len(recent.v) points, so that a deploy event arriving minutes
-	// after its own time still finds the level the series had then.
-	recent struct {
-		t    [16]int64 // unix seconds
-		v    [16]float64
-		next int
-	}
-	lastU int64 // the newest point, unix seconds
+	// recent holds the fast forecast about every minute for the last
+	// quarter hour, so that a deploy event arriving minutes after its
+	// own time still finds the level the series had then.
+	recent recentRing
+	lastU  int64 // the newest point, unix seconds
 	// outSince is the start of the current run of points outside the
 	// trusted band (zero when the latest point was inside it).
 	outSince time.Time
@@ -243,10 +239,10 @@ func (d *SeriesDetector) ObserveEvent(ev telemetry.Event) {
 		// from when the event arrived: an event sent ahead of time must
 		// not widen the band around the points before it.
 		d.graceFrom, d.grace = from, end
-	case end.Before(d.graceFrom) && d.graceFrom.Unix() > d.lastU && from.Unix() <= d.lastU:
+	case end.Before(d.graceFrom) && d.lastU != 0 && d.graceFrom.Unix() > d.lastU && end.Unix() > d.lastU:
 		// The current grace has not begun (an event stamped ahead of
-		// the points, perhaps on a skewed clock) and this deploy's has:
-		// the points at hand belong to this one.
+		// the points, perhaps on a skewed clock) and this deploy's has
+		// not ended: the points at hand belong to this one.
 		d.graceFrom, d.grace = from, end
 	case end.Before(d.graceFrom):
 		// An older deploy arriving late, whose grace ended before the
@@ -269,22 +265,14 @@ func (d *SeriesDetector) inGrace(t time.Time) bool {
 }
 
 // levelAt is the fast forecast as it stood just before t: after the
-// newest recent point before t, or, when the recent points do not reach
-// back that far (an event that arrived long after its time), the long
-// mean, which moves too slowly for a release to have shifted it much.
+// newest kept point before t, or, when the kept points do not reach back
+// that far (an event that arrived long after its time), the long mean,
+// which moves too slowly for a release to have shifted it much.
 func (d *SeriesDetector) levelAt(t time.Time) float64 {
-	u := t.Unix()
-	best, found := int64(math.MinInt64), false
-	var v float64
-	for i, ti := range d.recent.t {
-		if ti != 0 && ti < u && ti > best {
-			best, v, found = ti, d.recent.v[i], true
-		}
+	if v, _, ok := d.recent.before(t.UnixMilli()); ok {
+		return v
 	}
-	if !found {
-		return d.core.long
-	}
-	return v
+	return d.core.long
 }
 
 // Observe scores one point at evaluation time t. Points must come in time
@@ -387,8 +375,7 @@ func (d *SeriesDetector) Observe(t time.Time, v float64) SeriesScore {
 		lo, hi = exp-half, exp+half
 	}
 	s.Expected, s.Lower, s.Upper = exp, lo, hi
-	d.recent.t[d.recent.next], d.recent.v[d.recent.next] = u, d.core.fast
-	d.recent.next = (d.recent.next + 1) % len(d.recent.t)
+	d.recent.add(t.UnixMilli(), d.core.fast)
 	d.lastU = u
 	if ok && (v < lo || v > hi) {
 		if d.outSince.IsZero() {

@@ -212,6 +212,16 @@ func TestSeriesDetectorGraceInterval(t *testing.T) {
 	if !d.graceFrom.Equal(at.Add(-70 * time.Minute)) {
 		t.Errorf("a deploy before the newest point left the grace at %v (a copy stamped ahead kept it)", d.graceFrom)
 	}
+	// A copy stamped two hours ahead arriving first does not keep the
+	// real deploy, whose event comes on time, from widening the band.
+	d = NewSeriesDetector(SeriesOptions{Service: "a", Threshold: 0.6, For: time.Minute, DeployGrace: 15 * time.Minute, DeployWiden: 3})
+	d.Observe(at.Add(-2*time.Minute), 1)
+	d.ObserveEvent(telemetry.Event{Kind: telemetry.EventDeploy, Service: "a", Time: at.Add(2 * time.Hour)})
+	d.Observe(at.Add(-time.Minute), 1)
+	d.ObserveEvent(telemetry.Event{Kind: telemetry.EventDeploy, Service: "a", Time: at})
+	if !d.inGrace(at.Add(time.Minute)) {
+		t.Errorf("the real deploy's grace was pre-empted by a copy stamped ahead (grace %v–%v)", d.graceFrom, d.grace)
+	}
 	// Points before the deploy, delivered after its event, are judged
 	// against the usual band.
 	o := DefaultSeriesOptions()
