@@ -124,10 +124,10 @@ type metricSeries struct {
 	counter bool   // observed as a per-second rate
 	sure    bool   // the name says counter or gauge for certain
 	signal  bool   // a request signal, compared by the deploy watch
-	upOnly  bool   // only its rise counts there (detect.DeployUpOnlySeries)
-	// signalName is the name the deploy watch counts it under
-	// (detect.DeploySignalName).
+	// signalName is the name the deploy watch counts it under, and
+	// upOnly whether only its rise counts there (detect.DeploySeries).
 	signalName string
+	upOnly     bool
 	display    string // the series as its detector's explanations name it
 	unit       string
 	det        *detect.SeriesDetector
@@ -366,8 +366,7 @@ func (s *metricDetectStage) seriesFor(smp *telemetry.Sample) (*metricSeries, str
 	}
 	ser := newMetricSeries(smp.Labels, fp, name, s.cfg, s.log)
 	ser.signal = ser.service != "" && s.isSignal(name, smp.Labels)
-	ser.upOnly = detect.DeployUpOnlySeries(name, smp.Labels)
-	ser.signalName = detect.DeploySignalName(name, smp.Labels)
+	ser.signalName, ser.upOnly = detect.DeploySeries(name, smp.Labels)
 	s.applyDeploys(ser)
 	ser.elem = s.lru.PushBack(ser)
 	s.series[fp] = ser

@@ -141,10 +141,11 @@ func DeploySignal(name string) bool {
 	return false
 }
 
-// DeployUpOnly reports whether a signal counts for a deploy only when it
-// rises: errors, failures, exceptions, timeouts, latency and durations,
-// whose fall is a recovery. Request and response counts count both ways.
-func DeployUpOnly(name string) bool {
+// upOnlyName reports whether a signal counts for a deploy only when it
+// rises by its name: errors, failures, exceptions, timeouts, latency and
+// durations, whose fall is a recovery. Request and response counts count
+// both ways.
+func upOnlyName(name string) bool {
 	n := strings.ToLower(name)
 	for _, w := range []string{"error", "fail", "exception", "timeout", "latency", "duration"} {
 		if strings.Contains(n, w) {
@@ -154,14 +155,11 @@ func DeployUpOnly(name string) bool {
 	return false
 }
 
-// DeployUpOnlySeries is DeployUpOnly for one series: also a count of
-// client or server errors by its label (code, status, status_code,
-// response_code or http_status_code 4xx or 5xx; grpc_code other than OK),
-// such as http_requests_total{code="500"}.
-func DeployUpOnlySeries(name string, ls telemetry.Labels) bool {
-	if DeployUpOnly(name) {
-		return true
-	}
+// errorLabels reports whether a series counts client or server errors by
+// its label (code, status, status_code, response_code or http_status_code
+// 4xx or 5xx; grpc_code other than OK), such as
+// http_requests_total{code="500"}.
+func errorLabels(ls telemetry.Labels) bool {
 	for _, l := range ls {
 		switch l.Name {
 		case "code", "status", "status_code", "response_code", "http_status_code", "http_response_status_code":
@@ -177,23 +175,28 @@ func DeployUpOnlySeries(name string, ls telemetry.Labels) bool {
 	return false
 }
 
-// DeploySignalName is the name under which a DeployWatch counts a
-// series: its metric name, but the error series of a counter labelled by
-// status (DeployUpOnlySeries by its label) count apart from its other
-// series, so that a service instrumented with one request counter and a
-// histogram (whose buckets, sum and count are not compared) still has two
-// signals: errors up and successes down.
-func DeploySignalName(name string, ls telemetry.Labels) string {
-	if !DeployUpOnly(name) && DeployUpOnlySeries(name, ls) {
-		return name + ":errors"
+// DeploySeries returns what a DeployWatch needs to know of a series of a
+// watched metric: the name it counts the series under (DeployPoint.Name)
+// and whether only its rise counts (DeployPoint.UpOnly). Errors and
+// latency by name count only rising. So do a counter's error series by
+// their status label (errorLabels), which also count apart from the
+// counter's other series, so that a service instrumented with one request
+// counter and a histogram (whose buckets, sum and count are not compared)
+// still has two signals: errors up and successes down.
+func DeploySeries(name string, ls telemetry.Labels) (signal string, upOnly bool) {
+	switch {
+	case upOnlyName(name):
+		return name, true
+	case errorLabels(ls):
+		return name + ":errors", true
 	}
-	return name
+	return name, false
 }
 
 // DeployPoint is one scored point of a watched series.
 type DeployPoint struct {
 	// Service owns the series and Name is its metric name (see
-	// DeploySignalName): runs of series with the same name count as one
+	// DeploySeries): runs of series with the same name count as one
 	// metric.
 	Service, Name string
 	// Series names the series in explanations (e.g.
@@ -201,7 +204,7 @@ type DeployPoint struct {
 	// numbers; Key identifies it.
 	Series, Unit string
 	Key          telemetry.Fingerprint
-	// UpOnly: only a rise counts (see DeployUpOnly).
+	// UpOnly: only a rise counts (see DeploySeries).
 	UpOnly bool
 	T      time.Time
 	V      float64
@@ -294,13 +297,14 @@ func (w *DeployWatch) ObserveEvent(ev telemetry.Event) {
 	// goes. (No clock of the events' own: one stamped far ahead would
 	// end every other watch.)
 	quiet, oldest := 0, ""
+	var last time.Time // of oldest
 	for name, o := range w.svcs {
 		if !o.now.IsZero() || len(o.wins) == 0 {
 			continue
 		}
 		quiet++
-		if oldest == "" || o.wins[len(o.wins)-1].deploy.Time.Before(w.svcs[oldest].wins[len(w.svcs[oldest].wins)-1].deploy.Time) {
-			oldest = name
+		if t := o.wins[len(o.wins)-1].deploy.Time; oldest == "" || t.Before(last) {
+			oldest, last = name, t
 		}
 	}
 	if quiet > maxQuietDeployServices {
@@ -340,8 +344,8 @@ func (w *DeployWatch) age(s *deployService) {
 	}
 }
 
-// Watching reports whether service is within a deploy's grace at t.
-func (w *DeployWatch) Watching(service string, t time.Time) bool {
+// watching reports whether service is within a deploy's grace at t.
+func (w *DeployWatch) watching(service string, t time.Time) bool {
 	s := w.svcs[service]
 	return s != nil && s.window(t) != nil
 }
@@ -516,6 +520,9 @@ func (r *recentRing) add(ms int64, v float64) {
 	}
 	r.t[r.cur], r.v[r.cur] = ms, v
 }
+
+// newest returns the time of the newest kept point (0: none).
+func (r *recentRing) newest() int64 { return r.t[r.cur] }
 
 // before returns the value of the newest kept point before ms.
 func (r *recentRing) before(ms int64) (v float64, at int64, ok bool) {

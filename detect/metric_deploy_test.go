@@ -219,7 +219,7 @@ func TestDeployWatchDeploys(t *testing.T) {
 		w.ObserveEvent(dwDeploy("cart", "v9", dwT0.Add(2*time.Hour)))
 		w.Observe(DeployPoint{Service: "billing", Name: dwErrs, Key: 99, T: dwT0.Add(365 * 24 * time.Hour), V: 3, Score: dwOut})
 		w.ObserveEvent(dwDeploy("cart", "v10", dwT0.Add(3*time.Hour)))
-		if !w.Watching("checkout", dwT0.Add(m)) || !w.Watching("checkout", dwT0.Add(41*m)) || w.Watching("checkout", dwT0.Add(20*m)) {
+		if !w.watching("checkout", dwT0.Add(m)) || !w.watching("checkout", dwT0.Add(41*m)) || w.watching("checkout", dwT0.Add(20*m)) {
 			t.Fatal("graces lost or merged")
 		}
 		got, first := dwFeed(w, dwSeq(-5*m, 3*m, func(at time.Duration) bool { return at >= m }))
@@ -264,14 +264,14 @@ func TestDeployWatchDeploys(t *testing.T) {
 		for i := range 3 * maxQuietDeployServices {
 			w.ObserveEvent(dwDeploy(fmt.Sprintf("svc-%d", i), "v1", dwT0.Add(time.Duration(i)*m)))
 		}
-		if n := len(w.svcs); n > maxQuietDeployServices+1 || !w.Watching(fmt.Sprintf("svc-%d", 3*maxQuietDeployServices-1), dwT0.Add(time.Duration(3*maxQuietDeployServices-1)*m)) {
+		if n := len(w.svcs); n > maxQuietDeployServices+1 || !w.watching(fmt.Sprintf("svc-%d", 3*maxQuietDeployServices-1), dwT0.Add(time.Duration(3*maxQuietDeployServices-1)*m)) {
 			t.Errorf("%d services kept, want the %d deployed last and cart", n, maxQuietDeployServices)
 		}
 	})
 	t.Run("a deploy without a service", func(t *testing.T) {
 		w := NewDeployWatch(DefaultDeployWatchOptions())
 		w.ObserveEvent(telemetry.Event{Kind: telemetry.EventDeploy, Time: dwT0})
-		if got, _ := dwFeed(w, dwBoth(m, 2*m, 3*m)); len(got) != 0 || w.Watching("", dwT0.Add(m)) {
+		if got, _ := dwFeed(w, dwBoth(m, 2*m, 3*m)); len(got) != 0 || w.watching("", dwT0.Add(m)) {
 			t.Fatalf("reports %v: want none", got)
 		}
 	})
@@ -449,7 +449,7 @@ func TestDeployWatchLateEvent(t *testing.T) {
 	}
 }
 
-func TestDeployUpOnlySeries(t *testing.T) {
+func TestDeploySeriesUpOnly(t *testing.T) {
 	for _, tt := range []struct {
 		name string
 		ls   []string
@@ -465,21 +465,21 @@ func TestDeployUpOnlySeries(t *testing.T) {
 		{"checkout_errors_total", nil, true},
 		{"orders_total", []string{"code", "5xx-ish"}, false},
 	} {
-		if got := DeployUpOnlySeries(tt.name, telemetry.LabelsFromStrings(tt.ls...)); got != tt.want {
-			t.Errorf("DeployUpOnlySeries(%s%v) = %v, want %v", tt.name, tt.ls, got, tt.want)
+		if _, got := DeploySeries(tt.name, telemetry.LabelsFromStrings(tt.ls...)); got != tt.want {
+			t.Errorf("DeploySeries(%s%v) up only = %v, want %v", tt.name, tt.ls, got, tt.want)
 		}
 	}
 }
 
-// TestDeploySignalName: a service counted by one request counter with a
+// TestDeploySeriesName: a service counted by one request counter with a
 // status label has two signals, its errors and the rest.
-func TestDeploySignalName(t *testing.T) {
-	errs := DeploySignalName("http_requests_total", telemetry.LabelsFromStrings("code", "500"))
-	ok := DeploySignalName("http_requests_total", telemetry.LabelsFromStrings("code", "200"))
+func TestDeploySeriesName(t *testing.T) {
+	errs, _ := DeploySeries("http_requests_total", telemetry.LabelsFromStrings("code", "500"))
+	ok, _ := DeploySeries("http_requests_total", telemetry.LabelsFromStrings("code", "200"))
 	if errs == ok || ok != "http_requests_total" {
 		t.Fatalf("5xx and 2xx named %q and %q: want two signals, the 2xx under the metric's name", errs, ok)
 	}
-	if n := DeploySignalName("checkout_errors_total", telemetry.LabelsFromStrings("code", "500")); n != "checkout_errors_total" {
+	if n, _ := DeploySeries("checkout_errors_total", telemetry.LabelsFromStrings("code", "500")); n != "checkout_errors_total" {
 		t.Errorf("an error metric by name is one signal, named %q", n)
 	}
 	w := NewDeployWatch(DefaultDeployWatchOptions())

@@ -295,7 +295,7 @@ var strongZ2 = 2 * mcOpsRef * math.Sqrt(-2*math.Log(1-strongLikelihood))
 // noise, its resolution, or a tenth of the level (bandRel), whichever is
 // largest, as bandZ does. Up stuck at 1 reading 0 is 10 such units away.
 func (d *SeriesDetector) strongSize(v float64) bool {
-	sd := max(1.2533*d.core.errLT, d.core.quantum, bandRel*math.Abs(d.level)) + 1e-9
+	sd := d.yardstick(d.level) + 1e-9
 	dv := v - d.level
 	return dv*dv >= strongZ2*sd*sd
 }

@@ -150,7 +150,6 @@ type SeriesDetector struct {
 	// quarter hour, so that a deploy event arriving minutes after its
 	// own time still finds the level the series had then.
 	recent recentRing
-	lastU  int64 // the newest point, unix seconds
 	// outSince is the start of the current run of points outside the
 	// trusted band (zero when the latest point was inside it).
 	outSince time.Time
@@ -239,14 +238,15 @@ func (d *SeriesDetector) ObserveEvent(ev telemetry.Event) {
 		// from when the event arrived: an event sent ahead of time must
 		// not widen the band around the points before it.
 		d.graceFrom, d.grace = from, end
-	case end.Before(d.graceFrom) && d.lastU != 0 && d.graceFrom.Unix() > d.lastU && end.Unix() > d.lastU:
-		// The current grace has not begun (an event stamped ahead of
-		// the points, perhaps on a skewed clock) and this deploy's has
-		// not ended: the points at hand belong to this one.
-		d.graceFrom, d.grace = from, end
 	case end.Before(d.graceFrom):
-		// An older deploy arriving late, whose grace ended before the
-		// current one began: the current one stands.
+		// An older deploy, whose grace ends before the current one
+		// begins. If the current one has not begun (an event stamped
+		// ahead of the points, perhaps on a skewed clock) and this one
+		// has not ended, the points at hand belong to this one;
+		// otherwise it arrived late and the current one stands.
+		if now := d.recent.newest(); now != 0 && d.graceFrom.UnixMilli() > now && end.UnixMilli() > now {
+			d.graceFrom, d.grace = from, end
+		}
 	default:
 		// A deploy within the grace (a second rollout, a rollback)
 		// extends it; the level taken at its start is kept.
@@ -350,7 +350,7 @@ func (d *SeriesDetector) Observe(t time.Time, v float64) SeriesScore {
 			// daily pattern by hours, so that a morning's rise alone
 			// would look like a broken release.
 			exp = d.graceLevel
-			sd := max(1.2533*d.core.errLT, d.core.quantum, bandRel*math.Abs(exp))
+			sd := d.yardstick(exp)
 			lo, hi = exp-bandWidth*sd, exp+bandWidth*sd
 		}
 		// During a deploy's grace the band is wider and the score damped
@@ -376,7 +376,6 @@ func (d *SeriesDetector) Observe(t time.Time, v float64) SeriesScore {
 	}
 	s.Expected, s.Lower, s.Upper = exp, lo, hi
 	d.recent.add(t.UnixMilli(), d.core.fast)
-	d.lastU = u
 	if ok && (v < lo || v > hi) {
 		if d.outSince.IsZero() {
 			d.outSince = t
@@ -446,6 +445,13 @@ func (d *SeriesDetector) Observe(t time.Time, v float64) SeriesScore {
 	return s
 }
 
+// yardstick is the smallest deviation that counts around level: the
+// series' long-run point noise, its resolution, or bandRel of the level,
+// whichever is largest.
+func (d *SeriesDetector) yardstick(level float64) float64 {
+	return max(1.2533*d.core.errLT, d.core.quantum, bandRel*math.Abs(level))
+}
+
 // bandZ is how many of the seasonal band's deviations v lies from this
 // hour's usual value. The deviation is never below the series' long-run
 // point noise nor its resolution, so that a band learned from quiet hours
@@ -455,7 +461,7 @@ func (d *SeriesDetector) Observe(t time.Time, v float64) SeriesScore {
 // of about 4 deviations). A series that never moved still stands out on
 // its first step.
 func (d *SeriesDetector) bandZ(v, exp, lo, hi float64) float64 {
-	sd := max((hi-lo)/(2*bandWidth), 1.2533*d.core.errLT, d.core.quantum, bandRel*math.Abs(exp)) + 1e-9
+	sd := max((hi-lo)/(2*bandWidth), d.yardstick(exp)) + 1e-9
 	return math.Abs(v-exp) / sd
 }
 

@@ -138,7 +138,8 @@ func metricSimRunOpts(t *testing.T, o sim.Options, until time.Duration) ([]metri
 				out = append(out, metricSimAnomaly{Anomaly: *sc.Anomaly, series: smp.Labels, reported: ts})
 			}
 			if svc := smp.Labels.Get("service"); svc != "" && DeploySignal(name) {
-				if a := watch.Observe(DeployPoint{Service: svc, Name: DeploySignalName(name, smp.Labels), Key: fp, UpOnly: DeployUpOnlySeries(name, smp.Labels), T: ts, V: v, Score: sc}); a != nil {
+				signal, upOnly := DeploySeries(name, smp.Labels)
+				if a := watch.Observe(DeployPoint{Service: svc, Name: signal, Key: fp, UpOnly: upOnly, T: ts, V: v, Score: sc}); a != nil {
 					out = append(out, metricSimAnomaly{Anomaly: *a, series: smp.Labels, reported: ts})
 				}
 			}
